@@ -1,0 +1,1 @@
+"""icm.ctc_scripts."""
