@@ -1,0 +1,123 @@
+"""An ICM bitstream as units, and its conversion to and from bytes.
+
+The syntax itself is declared in ``icm.common.syntax.structures``; this module orders the units,
+checks the rules that span several units (the semantics), and gives tools a typed container.
+"""
+from dataclasses import dataclass, field
+
+from .errors import BitstreamError, LevelLimitError
+from .syntax import structures as S
+from .syntax.interpreter import Tracer, read_structure, write_structure
+from .syntax.levels import level_limits, smallest_level_for
+
+
+@dataclass
+class Bitstream:
+    """The units of one bitstream; each header is a dict keyed by syntax element name."""
+
+    parameter_set: dict
+    feature_header: dict | None = None
+    channel_group_headers: list[dict] = field(default_factory=list)
+    payloads: list[dict] = field(default_factory=list)
+    output_hash: dict | None = None
+
+    @property
+    def tool(self) -> str:
+        return S.TOOLS[self.parameter_set["ps_tool_id"]]
+
+    def payload(self, tensor_id: int = 0, group_idx: int = 0) -> bytes:
+        for unit in self.payloads:
+            if unit["pl_tensor_id"] == tensor_id and unit["pl_group_idx"] == group_idx:
+                return unit["pl_data"]
+        raise BitstreamError(f"missing payload for tensor {tensor_id}, group {group_idx}")
+
+    def add_payload(self, data: bytes, payload_type: int, tensor_id: int = 0, group_idx: int = 0) -> None:
+        self.payloads.append({"pl_type": payload_type, "pl_tensor_id": tensor_id, "pl_group_idx": group_idx,
+                              "pl_num_bytes": len(data), "pl_data": bytes(data)})
+
+
+def new_parameter_set(tool: str, width: int, height: int, **values) -> dict:
+    """A parameter set with every element at its default; ``values`` override elements by name."""
+    tool_ids = {name: idx for idx, name in S.TOOLS.items()}
+    ps = {"ps_syntax_version_major": S.SYNTAX_VERSION_MAJOR, "ps_syntax_version_minor": S.SYNTAX_VERSION_MINOR,
+          "ps_level_idc": smallest_level_for(max_picture_width=width, max_picture_height=height,
+                                             max_picture_samples=width * height),
+          "ps_tool_id": tool_ids[tool], "ps_model_id": 0, "ps_picture_width": width, "ps_picture_height": height,
+          "ps_bit_depth_minus8": 0, "ps_task_network_id": 0, "ps_inner_codec_id": 0, "ps_resampling_flag": 0,
+          "ps_extension_flag": 0}
+    ps.update(values)
+    return ps
+
+
+def serialize(bitstream: Bitstream, tracer: Tracer | None = None) -> bytes:
+    """The bytes of ``bitstream``: parameter set, headers, payloads, then the output hash."""
+    if bitstream.output_hash is None:
+        raise ValueError("a bitstream needs its decoded-output hash before it is written")
+    units = [(S.UNIT_PARAMETER_SET, bitstream.parameter_set)]
+    if bitstream.feature_header is not None:
+        units.append((S.UNIT_FEATURE_HEADER, bitstream.feature_header))
+    units += [(S.UNIT_CHANNEL_GROUP_HEADER, cg) for cg in bitstream.channel_group_headers]
+    units += [(S.UNIT_PAYLOAD, pl) for pl in bitstream.payloads]
+    units.append((S.UNIT_HASH, bitstream.output_hash))
+    values = {"units": [{"unit_type": unit_type, "body": body} for unit_type, body in units]}
+    return write_structure(S.BITSTREAM, values, tracer=tracer)
+
+
+def parse(data: bytes, tracer: Tracer | None = None) -> Bitstream:
+    """Parse and check a bitstream; raise BitstreamError / LevelLimitError on any violation."""
+    if len(data) < 4 or int.from_bytes(data[:4], "big") != S.MAGIC:
+        raise BitstreamError("not an ICM bitstream (wrong magic number)")
+    units = read_structure(S.BITSTREAM, data, tracer=tracer)["units"]
+    if not units or units[0]["unit_type"] != S.UNIT_PARAMETER_SET:
+        raise BitstreamError("the first unit is not a parameter set")
+    bitstream = Bitstream(parameter_set=units[0]["body"])
+    for unit in units[1:]:
+        unit_type, body = unit["unit_type"], unit["body"]
+        if bitstream.output_hash is not None:
+            raise BitstreamError("units after the decoded-output hash")
+        if unit_type == S.UNIT_PARAMETER_SET:
+            raise BitstreamError("more than one parameter set")
+        elif unit_type == S.UNIT_FEATURE_HEADER:
+            if bitstream.feature_header is not None:
+                raise BitstreamError("more than one feature header")
+            bitstream.feature_header = body
+        elif unit_type == S.UNIT_CHANNEL_GROUP_HEADER:
+            bitstream.channel_group_headers.append(body)
+        elif unit_type == S.UNIT_PAYLOAD:
+            bitstream.payloads.append(body)
+        elif unit_type == S.UNIT_HASH:
+            bitstream.output_hash = body
+        # other unit types are reserved: skipped
+    if bitstream.output_hash is None:
+        raise BitstreamError("truncated bitstream: no decoded-output hash unit")
+    _check_semantics(bitstream)
+    return bitstream
+
+
+def _check_semantics(bitstream: Bitstream) -> None:
+    ps = bitstream.parameter_set
+    limits = level_limits(ps["ps_level_idc"])
+    if ps["ps_tool_id"] not in S.TOOLS:
+        raise BitstreamError(f"unknown tool id {ps['ps_tool_id']}")
+    if ps["ps_picture_width"] * ps["ps_picture_height"] > limits["max_picture_samples"]:
+        raise LevelLimitError(f"picture {ps['ps_picture_width']}x{ps['ps_picture_height']} exceeds the level "
+                              f"limit max_picture_samples = {limits['max_picture_samples']}")
+    if ps.get("ps_resampling_flag") and ps["ps_coded_width"] * ps["ps_coded_height"] > limits["max_picture_samples"]:
+        raise LevelLimitError("coded picture size exceeds the level limit max_picture_samples")
+    tensor_ids = set()
+    if bitstream.feature_header is not None:
+        for tensor in bitstream.feature_header["tensors"]:
+            samples = tensor["fh_channels"] * tensor["fh_height"] * tensor["fh_width"]
+            if samples > limits["max_feature_samples"]:
+                raise LevelLimitError(f"tensor {tensor['fh_tensor_id']} has {samples} samples, above the level "
+                                      f"limit max_feature_samples = {limits['max_feature_samples']}")
+            if tensor["fh_tensor_id"] in tensor_ids:
+                raise BitstreamError(f"tensor id {tensor['fh_tensor_id']} appears twice")
+            tensor_ids.add(tensor["fh_tensor_id"])
+    for cg in bitstream.channel_group_headers:
+        if sum(g["cg_group_size"] for g in cg["groups"]) != cg["cg_num_channels"]:
+            raise BitstreamError("channel group sizes do not add up to cg_num_channels")
+        if cg["cg_channel_order_flag"]:
+            order = [c["cg_channel_index"] for c in cg["order"]]
+            if sorted(order) != list(range(cg["cg_num_channels"])):
+                raise BitstreamError("cg_channel_index is not a permutation of the channels")

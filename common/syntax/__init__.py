@@ -1,0 +1,1 @@
+"""Bitstream syntax: declarations, bit I/O, writer/parser/tracer and documentation generator."""
