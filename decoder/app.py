@@ -1,2 +1,69 @@
-def main():
-    print("dec")
+"""icm-dec: decode an ICM bitstream and check its decoded-output hash."""
+from pathlib import Path
+
+import click
+
+from ..common.cli import guarded, open_trace
+from ..common.config import DecoderConfig, load_config
+from ..common.errors import ConfigError
+from ..common.image_io import write_png
+from ..common.fileio import write_json_atomically, write_npz_atomically
+from .detections import detect_from_features
+from .pipeline import decode_bytes, read_bitstream_file
+
+
+def write_output(path: str, output) -> None:
+    suffix = Path(path).suffix.lower()
+    if output.picture is not None:
+        if suffix != ".png":
+            raise ConfigError(f"a decoded picture is written as PNG, not '{suffix or path}'")
+        write_png(path, output.picture)
+    else:
+        if suffix != ".npz":
+            raise ConfigError(f"decoded feature tensors are written as .npz, not '{suffix or path}'")
+        write_npz_atomically(path, dict(zip(output.feature_names, output.features)))
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-i", "--input", "input_path", required=True, help="ICM bitstream to decode.")
+@click.option("-o", "--output", "output_path", default=None,
+              help="Decoded picture (.png) or feature tensors (.npz); omit to only decode and verify.")
+@click.option("--detections", "detections_path", default=None,
+              help="Split tools: run NN part 2 and write COCO-style detections (JSON) here.")
+@click.option("--image-id", type=int, default=0, help="image_id written into the detections [0].")
+@click.option("--inner-decoder", type=click.Choice(["ffmpeg", "vtm"]), default=None,
+              help="VVC decoder: embedded ffmpeg or external VTM DecoderApp [ffmpeg].")
+@click.option("--vtm-decoder", default=None, help="Path of VTM DecoderApp (else $ICM_VTM_DECODER).")
+@click.option("--device", default=None, help="Device for neural networks: cpu or cuda [cpu].")
+@click.option("-c", "--config", "config_path", default=None, help="YAML file with decoder settings.")
+@click.option("--trace", default=None, help="Write every syntax element to this file ('-': stdout).")
+@guarded("icm-dec")
+def main(input_path, output_path, detections_path, image_id, inner_decoder, vtm_decoder, device, config_path,
+         trace):
+    """Decode INPUT, verify the decoded-output hash, and write the decoded output."""
+    config = load_config(DecoderConfig, config_path, device=device, inner_decoder=inner_decoder,
+                         inner_vtm_decoder=vtm_decoder)
+    data = read_bitstream_file(input_path)
+    tracer, handle = open_trace(trace)
+    try:
+        result = decode_bytes(data, config, tracer=tracer)
+    finally:
+        if handle is not None:
+            handle.close()
+    ps = result.bitstream.parameter_set
+    click.echo(f"icm-dec: {input_path}: {result.bitstream.tool}, {len(data)} bytes = {8 * len(data)} bits, "
+               f"picture {ps['ps_picture_width']}x{ps['ps_picture_height']}, "
+               f"{8 * len(data) / (ps['ps_picture_width'] * ps['ps_picture_height']):.4f} bpp, "
+               f"decode {result.decode_seconds:.2f} s")
+    click.echo(f"  decoded-output MD5 {result.hash_hex}: matches the stream")
+    if output_path is not None:
+        write_output(output_path, result.output)
+        click.echo(f"  wrote {output_path}")
+    if detections_path is not None:
+        detections = detect_from_features(result, config)
+        write_json_atomically(detections_path, detections.to_coco_results(image_id))
+        click.echo(f"  wrote {detections_path}: {len(detections)} detections")
+
+
+if __name__ == "__main__":
+    main()

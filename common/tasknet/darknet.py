@@ -247,6 +247,8 @@ class ConvLayer(DarknetLayer):
             return chunk
 
         filters = self.conv.out_channels
+        if self.batch_normalize and self.bn is None:
+            raise RuntimeError("load weights before fusing the batch norm")
         with torch.no_grad():
             if self.bn is not None:  # darknet order: bias, scale, mean, variance
                 self.bn.bias.copy_(take(filters))
@@ -258,10 +260,25 @@ class ConvLayer(DarknetLayer):
             self.conv.weight.copy_(take(self.conv.weight.numel()).view_as(self.conv.weight))
         return cursor
 
+    def fuse_batchnorm(self) -> None:
+        """Fold the batch norm into the conv weights and bias (as darknet does for inference)."""
+        if self.bn is None:
+            return
+        bn, conv = self.bn, self.conv
+        with torch.no_grad():
+            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+            fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
+                              conv.dilation, conv.groups, bias=True).to(conv.weight.device)
+            fused.weight.copy_(conv.weight * scale.view(-1, 1, 1, 1))
+            fused.bias.copy_(bn.bias - bn.running_mean * scale)
+        self.conv, self.bn = fused.requires_grad_(conv.weight.requires_grad), None
+
     def forward(self, inputs: list[torch.Tensor]) -> torch.Tensor:
         x = self.conv(inputs[0])
         if self.bn is not None:
             x = self.bn(x)
+        if self.activation_name == "leaky":  # in place: x is this layer's own fresh tensor
+            return F.leaky_relu_(x, LEAKY_SLOPE) if not x.requires_grad else F.leaky_relu(x, LEAKY_SLOPE)
         return self.activation(x)
 
 
@@ -479,7 +496,7 @@ class DarknetNet(nn.Module):
             return UpsampleLayer(index, section)
         if kind == "dropout":
             return DropoutLayer(index, section)
-        if kind in ("yolo", "region_yolo"):
+        if kind == "yolo":
             return YoloLayer(index, section)
         raise section.error("unsupported section type")
 
@@ -534,6 +551,13 @@ class DarknetNet(nn.Module):
         assert cursor == needed
         return WeightsHeader(major, minor, revision, seen)
 
+    def fuse_batchnorm(self) -> "DarknetNet":
+        """Fold every conv's batch norm into its weights (inference only; do it after loading)."""
+        for layer in self.layers:
+            if isinstance(layer, ConvLayer):
+                layer.fuse_batchnorm()
+        return self
+
     # -- execution --------------------------------------------------------------------------------
 
     def crossing_outputs(self, split_after: int) -> list[int]:
@@ -561,8 +585,11 @@ class DarknetNet(nn.Module):
         return [cache[index] for index in self.output_indices]
 
 
-def load_darknet(cfg_path: str | Path, weights_path: str | Path) -> DarknetNet:
-    """Build the network of ``cfg_path``, load ``weights_path`` into it, switch it to eval mode."""
+def load_darknet(cfg_path: str | Path, weights_path: str | Path, fuse_batchnorm: bool = True) -> DarknetNet:
+    """Build the network of ``cfg_path``, load ``weights_path`` into it, switch it to eval mode
+    and (by default) fold the batch norms into the convolutions."""
     net = DarknetNet(parse_cfg(cfg_path))
     net.load_weights(weights_path)
+    if fuse_batchnorm:
+        net.fuse_batchnorm()
     return net.eval()

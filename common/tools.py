@@ -1,0 +1,30 @@
+"""The contract every coding tool implements: one encoder class and one decoder class.
+
+``encode`` turns a picture into a :class:`Bitstream` without its decoded-output hash (the encoder
+pipeline decodes the stream itself and adds the hash); ``decode`` turns a parsed bitstream into a
+:class:`DecodedOutput`. Tools register by name (``TOOLS`` in the syntax) in ``icm.encoder.tools``
+and ``icm.decoder.tools``.
+"""
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from .bitstream import Bitstream
+from .config import DecoderConfig, EncoderConfig
+from .output import DecodedOutput
+
+
+class ToolEncoder(ABC):
+    name: str
+
+    @abstractmethod
+    def encode(self, rgb: np.ndarray, config: EncoderConfig) -> Bitstream:
+        """``H x W x 3`` uint8 picture -> bitstream units (no hash yet)."""
+
+
+class ToolDecoder(ABC):
+    name: str
+
+    @abstractmethod
+    def decode(self, bitstream: Bitstream, config: DecoderConfig) -> DecodedOutput:
+        """Parsed bitstream -> decoded picture or feature tensors."""
