@@ -11,8 +11,9 @@ The elementary stream goes to a file, never to stdout: VVenC prints its configur
 warnings on stdout, which would corrupt a piped stream. ``-qpa 0`` switches off perceptual QP
 adaptation, so ``-qp`` is the picture's base QP. ffmpeg's wrapper gives VVenC an output buffer of
 ``PW*PH`` bytes, so one picture cannot exceed 8 bits per padded pixel (reached only at very low
-QP on detailed content: e.g. QP 0..4 on some 640x480 COCO photos); the encoder then fails
-with "Error submitting video frame to the encoder" / "Generic error in an external library".
+QP on detailed content: e.g. QP 0 and 4 on the 428x640 coco-val-dev photo 000000000776.jpg);
+the encoder then fails with "Error submitting video frame to the encoder" or "Generic error in
+an external library", and the InnerCodecError message names this likely cause.
 
 Decoding (payload on stdin, y4m output so that size and format are checked)::
 
