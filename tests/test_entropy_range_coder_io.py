@@ -15,8 +15,8 @@ def _table(rng, size):
     return pmf_to_quantized_cdf(rng.dirichlet(np.ones(size) * 0.5))
 
 
-def _decode_all(data, plan, verify=True):
-    with rc.SymbolDecoder(data, verify=verify) as decoder:
+def _decode_all(data, plan, verify=True, guard_bits=0):
+    with rc.SymbolDecoder(data, verify=verify, guard_bits=guard_bits) as decoder:
         out = [decoder.decode(n, cdf) for n, cdf in plan]
         decoder.finish()
     return out
@@ -89,7 +89,7 @@ def test_temporary_files_are_removed(tmp_path, monkeypatch):
     data = rc.encode_batches([([0, 1, 1, 0], cdf)])
     _decode_all(data, [(4, cdf)])
     with pytest.raises(BitstreamError):
-        _decode_all(data[:-1], [(4, cdf)])
+        _decode_all(data + b"\x00", [(4, cdf)])
     with pytest.raises(ValueError):
         rc.encode_batches([([0], cdf), ([7], cdf)])
     decoder = rc.SymbolDecoder(data)
@@ -119,6 +119,47 @@ def test_truncated_extended_or_altered_data_raise():
             _decode_all(bad, [(3000, cdf)])
 
 
+def _truncations_accepted(guard_bits):
+    rng = np.random.default_rng(6)
+    accepted = total = 0
+    for trial in range(120):
+        size = int(rng.integers(1, 5))
+        cdf = _table(rng, size) if trial % 2 else [0, 1000, 1 << 16][: 2 + (size > 1)]
+        n = int(rng.integers(1, 40))
+        symbols = rng.integers(0, len(cdf) - 1, n)
+        data = rc.encode_batches([(symbols, cdf)], guard_bits=guard_bits)
+        for cut in range(len(data)):
+            total += 1
+            try:
+                _decode_all(data[:cut], [(n, cdf)], guard_bits=guard_bits)
+                accepted += 1
+            except BitstreamError:
+                pass
+    return accepted, total
+
+
+def test_truncation_of_near_uniform_streams_needs_guard_bits():
+    # Near-uniform content has no redundancy: a cut stream is often the exact encoding of other
+    # symbols (documented). Eight guard bits catch every cut here.
+    accepted, total = _truncations_accepted(guard_bits=0)
+    assert 0 < accepted < total // 3
+    assert _truncations_accepted(guard_bits=8)[0] == 0
+
+
+def test_guard_bits_cost_what_they_say_and_must_match():
+    rng = np.random.default_rng(8)
+    cdf = _table(rng, 30)
+    symbols = rng.integers(0, 30, 20000)
+    plain = rc.encode_batches([(symbols, cdf)])
+    guarded = rc.encode_batches([(symbols, cdf)], guard_bits=32)
+    assert len(guarded) - len(plain) in (3, 4, 5)
+    np.testing.assert_array_equal(_decode_all(guarded, [(20000, cdf)], guard_bits=32)[0], symbols)
+    with pytest.raises(BitstreamError):
+        _decode_all(guarded, [(20000, cdf)], guard_bits=0)
+    with pytest.raises(ValueError):
+        rc.encode_batches([(symbols, cdf)], guard_bits=65)
+
+
 def test_garbage_gives_valid_indices_then_an_error():
     rng = np.random.default_rng(4)
     cdf = _table(rng, 9)
@@ -129,8 +170,9 @@ def test_garbage_gives_valid_indices_then_an_error():
         assert got.min() >= 0 and got.max() <= 8
         with pytest.raises(BitstreamError):
             decoder.finish()
-    # Without verification the caller still only ever sees valid indices.
-    got = _decode_all(b"\xff" * 7, [(1000, cdf)], verify=False)[0]
+    # Without verification (and before the trailer check) the caller only ever sees valid indices.
+    with rc.SymbolDecoder(b"\xff" * 7, verify=False) as decoder:
+        got = decoder.decode(1000, cdf)
     assert got.min() >= 0 and got.max() <= 8
 
 
@@ -142,5 +184,5 @@ def test_coded_size_is_close_to_the_ideal():
     symbols = rng.choice(40, 200000, p=freqs / freqs.sum())
     ideal = float(np.sum(16 - np.log2(freqs[symbols])))
     coded = 8 * len(rc.encode_batches([(symbols, cdf)]))
-    assert ideal <= coded <= ideal * 1.005 + 32
+    assert ideal - 32 <= coded <= ideal * 1.005 + 32
     assert math.isfinite(ideal)

@@ -16,6 +16,7 @@ values, the coder's limit, +-511 around the median at most); other values use th
 """
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -34,11 +35,16 @@ _FROZEN_BUFFERS = ("_quantized_cdf", "_cdf_length", "_offset", "_medians")
 
 
 class FactorizedPrior(nn.Module):
-    """Factorized entropy model for ``channels`` channels (tensors shaped ``(N, C, *spatial)``)."""
+    """Factorized entropy model for ``channels`` channels (tensors shaped ``(N, C, *spatial)``).
+
+    ``guard_bits``: fixed bits at the end of each substream against undetected truncation
+    (``range_coder_io``); a bitstream-syntax choice, so encoder and decoder must agree.
+    """
 
     def __init__(self, channels: int, filters=(3, 3, 3), init_scale: float = 10.0,
-                 tail_mass: float = 1e-9, likelihood_bound: float = 1e-9):
+                 tail_mass: float = 1e-9, likelihood_bound: float = 1e-9, guard_bits: int = 0):
         super().__init__()
+        self.guard_bits = int(guard_bits)
         self.channels = int(channels)
         self.filters = tuple(int(f) for f in filters)
         self.init_scale = float(init_scale)
@@ -193,7 +199,7 @@ class FactorizedPrior(nn.Module):
     def compress(self, y: torch.Tensor) -> bytes:
         """Encode ``y`` (``(N, C, *spatial)``) with the frozen tables into one substream."""
         symbols, indexes = self._symbols_and_indexes(y)
-        return encode_indexed(symbols, indexes, self._tables())
+        return encode_indexed(symbols, indexes, self._tables(), guard_bits=self.guard_bits)
 
     def decompress(self, data: bytes, shape) -> torch.Tensor:
         """Decode ``y_hat`` of ``shape`` (``(N, C, *spatial)``; the caller bounds its size)."""
@@ -202,7 +208,7 @@ class FactorizedPrior(nn.Module):
             raise ValueError(f"shape must be (N, {self.channels}, ...), got {shape}")
         indexes = np.broadcast_to(np.arange(self.channels, dtype=np.int64).reshape(1, -1, *([1] * (len(shape) - 2))),
                                   shape)
-        symbols = decode_indexed(data, indexes, self._tables())
+        symbols = decode_indexed(data, indexes, self._tables(), guard_bits=self.guard_bits)
         medians = self._medians.view(1, -1, *([1] * (len(shape) - 2)))
         return torch.from_numpy(symbols).to(medians.device, torch.float32) + medians
 
@@ -217,12 +223,8 @@ class FactorizedPrior(nn.Module):
 
 
 def _float64_copy(model: FactorizedPrior) -> FactorizedPrior:
-    """A float64 CPU copy of the density parameters (the tables are computed from it)."""
-    clone = FactorizedPrior(model.channels, model.filters, model.init_scale, model.tail_mass, model.likelihood_bound)
-    params = {k: v.detach().to("cpu", torch.float64) for k, v in model.state_dict().items()
-              if not k.startswith("_")}
-    clone.load_state_dict(params, strict=False)
-    return clone.to(torch.float64)
+    """A float64 CPU copy of the model (the tables are computed from it)."""
+    return copy.deepcopy(model).to("cpu", torch.float64)
 
 
 def _flip_sign(x: torch.Tensor) -> torch.Tensor:

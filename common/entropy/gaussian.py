@@ -62,11 +62,14 @@ class GaussianConditional(nn.Module):
     ``scale_table_q16``: strictly increasing scales in units of 2**-16 (kept as a buffer, so a
     custom table travels in the state_dict). ``scale_bound`` (default: the smallest table scale)
     bounds the scales in ``likelihood``; ``likelihood_bound`` bounds the likelihoods.
+    ``guard_bits``: fixed bits at the end of each substream against undetected truncation
+    (``range_coder_io``); a bitstream-syntax choice, so encoder and decoder must agree.
     """
 
     def __init__(self, scale_table_q16=DEFAULT_SCALE_TABLE_Q16, scale_bound: float | None = None,
-                 likelihood_bound: float = 1e-9):
+                 likelihood_bound: float = 1e-9, guard_bits: int = 0):
         super().__init__()
+        self.guard_bits = int(guard_bits)
         table = check_scale_table(scale_table_q16)
         self.register_buffer("scale_table_q16", torch.tensor(table, dtype=torch.int64))
         self.scale_bound = float(scale_bound) if scale_bound is not None else table[0] / (1 << SCALE_FRACTION_BITS)
@@ -140,7 +143,7 @@ class GaussianConditional(nn.Module):
 
     def compress(self, symbols, indexes) -> bytes:
         """Encode int32 ``symbols`` (numpy or torch) with table ``indexes`` of the same shape."""
-        return encode_indexed(_as_numpy(symbols), _as_numpy(indexes), self.tables)
+        return encode_indexed(_as_numpy(symbols), _as_numpy(indexes), self.tables, guard_bits=self.guard_bits)
 
     def decompress(self, data: bytes, indexes):
         """Decode the symbols for ``indexes`` (whose size the caller has bounded).
@@ -148,7 +151,7 @@ class GaussianConditional(nn.Module):
         Returns int32 with the shape of ``indexes``: a torch tensor on the same device if
         ``indexes`` is one, else a numpy array. Raises ``BitstreamError`` on corrupt data.
         """
-        symbols = decode_indexed(data, _as_numpy(indexes), self.tables)
+        symbols = decode_indexed(data, _as_numpy(indexes), self.tables, guard_bits=self.guard_bits)
         if isinstance(indexes, torch.Tensor):
             return torch.from_numpy(symbols).to(indexes.device)
         return symbols

@@ -6,11 +6,12 @@ Everything here is exact integer arithmetic, so the tables are identical on ever
   log-spaced from 0.11 to 256 (CompressAI's ``get_scale_table``), rounded once to 2**-16 and
   written out here, so no ``exp``/``log`` is evaluated at run time.
 * **Range.** Table ``j`` with scale ``s`` covers the symbols ``|v| <= H`` with
-  ``H = max(1, ceil(COVERAGE_SIGMAS * s))``. When ``2H + 1`` symbols exceed ``MAX_BINS`` (the coder
-  allows 1024 symbols per table, one is the escape), bins of width ``2**shift`` are used: the
-  smallest power of two with ``ceil((2H + 1) / 2**shift) <= MAX_BINS``; the ``shift`` low bits of
-  an in-range value are then coded uniformly (the Gaussian is nearly flat over such a bin: only
-  scales above ~113 need this, where a bin is <= 1/27 of a standard deviation).
+  ``H = max(1, ceil(4.5 s))`` (4.5 = ``COVERAGE_SIGMAS_NUM / COVERAGE_SIGMAS_DEN``). When
+  ``2H + 1`` symbols exceed ``MAX_BINS`` (the coder allows 1024 symbols per table, one is the
+  escape), bins of width ``2**shift`` are used: the smallest power of two with
+  ``ceil((2H + 1) / 2**shift) <= MAX_BINS``; the ``shift`` low bits of an in-range value are then
+  coded uniformly (the Gaussian is nearly flat over such a bin: only scales above ~113.6 need
+  this, and a bin is then at most 1/56 of a standard deviation).
   The range starts at ``low = -((bins * 2**shift - 1) // 2)``.
 * **Probabilities.** Bin ``q`` covers ``[low + q w - 1/2, low + (q + 1) w - 1/2)``; its weight is the
   difference of ``Phi`` (``exact_normal``, 64 fractional bits, floored to 40 bits) at its edges;

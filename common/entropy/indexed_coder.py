@@ -133,10 +133,13 @@ def _group_bounds(counts: np.ndarray):
         yield int(t), int(ends[t] - counts[t]), int(ends[t])
 
 
-def encode_indexed(values, indexes, tables: TableSet) -> bytes:
-    """Encode int32 ``values`` with per-value table ``indexes`` (same shape) into one substream."""
+def encode_indexed(values, indexes, tables: TableSet, *, guard_bits: int = 0) -> bytes:
+    """Encode int32 ``values`` with per-value table ``indexes`` (same shape) into one substream.
+
+    ``guard_bits``: see ``range_coder_io`` (redundancy against undetected truncation).
+    """
     s = _split(values, indexes, tables)
-    with SymbolEncoder() as encoder:
+    with SymbolEncoder(guard_bits=guard_bits) as encoder:
         for t, start, end in _group_bounds(s.counts):
             encoder.encode(s.symbols[start:end], tables.cdfs[t])
             shift = int(tables.shifts[t])
@@ -152,7 +155,8 @@ def encode_indexed(values, indexes, tables: TableSet) -> bytes:
         return encoder.finish()
 
 
-def decode_indexed(data: bytes, indexes, tables: TableSet, *, verify: bool = True) -> np.ndarray:
+def decode_indexed(data: bytes, indexes, tables: TableSet, *, verify: bool = True,
+                   guard_bits: int = 0) -> np.ndarray:
     """Decode the values coded by ``encode_indexed``; returns int32 with the shape of ``indexes``.
 
     The number of values is ``indexes.size``: the caller must have bounded it. Raises
@@ -164,7 +168,7 @@ def decode_indexed(data: bytes, indexes, tables: TableSet, *, verify: bool = Tru
     counts = np.bincount(idx, minlength=len(tables))
     gi = idx[order]
     grouped = np.empty(idx.size, dtype=np.int64)
-    with SymbolDecoder(data, verify=verify) as decoder:
+    with SymbolDecoder(data, verify=verify, guard_bits=guard_bits) as decoder:
         in_range = np.empty(idx.size, dtype=bool)
         for t, start, end in _group_bounds(counts):
             bins = int(tables.cdfs[t].size - 2)

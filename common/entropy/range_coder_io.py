@@ -18,6 +18,15 @@ only reads and writes files and checks little, so this module adds what it lacks
   ``SymbolDecoder.finish()`` re-encodes the decoded symbols with the same tables and compares the
   result with the input: the encoder is deterministic, so a stream that is not exactly the
   encoding of what was decoded (truncated, extended or altered) raises ``BitstreamError``.
+  The 0xFF padding decodes to the *last* symbol of a table, so a truncated stream could be the
+  exact encoding of other symbols when last symbols are likely; to close that gap every
+  non-empty substream ends with a *terminator*: symbol 0 of ``TERMINATOR_CDF`` =
+  ``[0, 2**16 - 1, 2**16]`` (cost about 2e-5 bits), which padding decodes as 1.
+  Detection still needs redundancy: when the coded content is near-uniform, a cut stream is
+  often the exact encoding of *other* symbols (nearly every byte string is valid). For that,
+  ``guard_bits=k`` (encoder and decoder must agree) adds ``k`` fixed bits before the terminator;
+  a damaged stream then passes with probability about ``2**-k``. The default is 0: the container
+  is expected to delimit substreams and to carry a decoded-output hash.
 * **Bounds.** Callers pass the number of symbols to decode and must bound it from trusted or
   level-checked values; a single call is also capped at ``MAX_SYMBOLS_PER_CALL`` and work is done
   in chunks of ``CHUNK_SYMBOLS`` to bound memory. Chunking does not change the bitstream: the
@@ -49,6 +58,19 @@ MAX_SYMBOLS_PER_CALL = 1 << 28
 
 CHUNK_SYMBOLS = 1 << 20
 """Symbols handed to the C coder per call (bounds the size of the Python lists built)."""
+
+TERMINATOR_CDF = [0, MAX_TOTAL_FREQUENCY - 1, MAX_TOTAL_FREQUENCY]
+"""Table of the end-of-substream symbol (always 0; truncated data decodes it as 1)."""
+
+GUARD_BIT_CDF = [0, MAX_TOTAL_FREQUENCY // 2, MAX_TOTAL_FREQUENCY]
+MAX_GUARD_BITS = 64
+
+
+def _guard_pattern(guard_bits: int) -> list[int]:
+    """The fixed guard bits 0, 1, 0, 1, ... (padding decodes as 1s, so the first one catches it)."""
+    if not 0 <= guard_bits <= MAX_GUARD_BITS:
+        raise ValueError(f"guard_bits must lie in [0, {MAX_GUARD_BITS}]")
+    return [i % 2 for i in range(guard_bits)]
 
 
 def check_cdf(cdf) -> list[int]:
@@ -93,9 +115,13 @@ class _PrivateDir:
 
 
 class SymbolEncoder:
-    """Encode several (symbols, cdf) runs into one substream; ``finish()`` returns the bytes."""
+    """Encode several (symbols, cdf) runs into one substream; ``finish()`` returns the bytes.
 
-    def __init__(self):
+    ``guard_bits``: fixed bits added at the end of a non-empty substream (see module docstring).
+    """
+
+    def __init__(self, *, guard_bits: int = 0):
+        self._guard = _guard_pattern(guard_bits)
         self._dir = _PrivateDir()
         self._path = self._dir.file("stream.bin")
         self._encoder = range_coder.RangeEncoder(self._path)
@@ -120,6 +146,8 @@ class SymbolEncoder:
         """Flush the coder and return the substream (``b""`` when no symbol was coded)."""
         if self._result is None:
             try:
+                if self._count:
+                    _write_trailer(self._encoder, self._guard)
                 self._encoder.close()
                 with open(self._path, "rb") as f:
                     data = f.read()
@@ -140,9 +168,15 @@ class SymbolEncoder:
         return False
 
 
-def encode_batches(batches) -> bytes:
+def _write_trailer(encoder, guard: list[int]) -> None:
+    if guard:
+        encoder.encode(guard, GUARD_BIT_CDF)
+    encoder.encode([0], TERMINATOR_CDF)
+
+
+def encode_batches(batches, *, guard_bits: int = 0) -> bytes:
     """Encode ``[(symbols, cdf), ...]`` in order into one substream and return its bytes."""
-    with SymbolEncoder() as encoder:
+    with SymbolEncoder(guard_bits=guard_bits) as encoder:
         for symbols, cdf in batches:
             encoder.encode(symbols, cdf)
         return encoder.finish()
@@ -152,12 +186,15 @@ class SymbolDecoder:
     """Decode runs of symbols from one substream made by ``SymbolEncoder``/``encode_batches``.
 
     Call ``decode(n, cdf)`` with the same counts and tables, in the same order, as the encoder,
-    then ``finish()``. With ``verify=True`` (the default) ``finish()`` raises ``BitstreamError``
-    unless the data is exactly the encoding of the decoded symbols (it re-encodes them as it goes).
+    then ``finish()``. ``finish()`` checks the trailer (guard bits, terminator) and, with
+    ``verify=True`` (the default), that the data is exactly the encoding of the decoded symbols
+    (it re-encodes them as it goes); it raises ``BitstreamError`` otherwise. ``guard_bits`` must
+    equal the encoder's.
     Use as a context manager, or call ``close()``, to remove the temporary files early.
     """
 
-    def __init__(self, data: bytes, *, verify: bool = True):
+    def __init__(self, data: bytes, *, verify: bool = True, guard_bits: int = 0):
+        self._guard = _guard_pattern(guard_bits)
         self._data = bytes(data)
         self._dir = _PrivateDir()
         path = self._dir.file("input.bin")
@@ -199,7 +236,13 @@ class SymbolDecoder:
         if self._closed:
             return
         try:
+            if self._count:
+                guard = self._decoder.decode(len(self._guard), GUARD_BIT_CDF) if self._guard else []
+                if guard != self._guard or self._decoder.decode(1, TERMINATOR_CDF) != [0]:
+                    raise BitstreamError("entropy-coded data is truncated or corrupt (bad trailer)")
             if self._checker is not None:
+                if self._count:
+                    _write_trailer(self._checker, self._guard)
                 self._checker.close()
                 with open(self._dir.file("check.bin"), "rb") as f:
                     expected = f.read() if self._count else b""

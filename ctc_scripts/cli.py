@@ -1,0 +1,99 @@
+"""icm-ctc: run the common test conditions, rebuild their report, compare two runs.
+
+    icm-ctc run cfg/ctc/coco-val-dev.yaml [--jobs 2] [--device cuda] [--preset faster] [--set KEY=VALUE]
+    icm-ctc report results/coco-val-dev
+    icm-ctc compare results/run-a results/run-b
+
+Errors are one line, ``icm-ctc: error: ...``, with the exit statuses of docs/usage.md.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..common.cli import guarded
+from ..common.config import PRESETS
+from ..common.fileio import write_bytes_atomically
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main():
+    """Common test conditions (CTC) of the ICM codecs: mAP against bpp, BD-rate, reports."""
+
+
+@main.command()
+@click.argument("config_path", metavar="CONFIG.yaml")
+@click.option("-o", "--output", default=None, help="Results folder [results/<name>].")
+@click.option("-j", "--jobs", type=int, default=None, help="Images in parallel processes [1].")
+@click.option("--device", default=None, help="Device of the neural networks: cpu, cuda or cuda:N.")
+@click.option("--preset", type=click.Choice(PRESETS), default=None, help="VVenC preset of every codec.")
+@click.option("--limit", type=int, default=None, help="Only the first N images of the dataset.")
+@click.option("--codec", "codecs", multiple=True, help="Only this codec (repeatable).")
+@click.option("--bootstrap", type=int, default=None, help="Bootstrap replicates (0: no intervals).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a configuration value, e.g. codecs.vvc-feature.qps=[32,37].")
+@click.option("--check", is_flag=True, help="Only check the configuration and resources, print the plan.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@guarded("icm-ctc")
+def run(config_path, output, jobs, device, preset, limit, codecs, bootstrap, overrides, check, quiet):
+    """Run the CTC of CONFIG.yaml (finishing what an earlier run left), then write its report."""
+    from .config import check_resources, load_ctc_config
+    from .runner import plan, run_ctc
+
+    config = load_ctc_config(config_path, overrides=list(overrides), output=output, jobs=jobs, device=device,
+                             preset=preset, limit=limit, codecs=list(codecs) or None, bootstrap=bootstrap)
+    dataset = check_resources(config)
+    points = config.points()
+    click.echo(f"icm-ctc: {config.name}: {dataset.name} ({len(dataset)} images), {len(points)} points, "
+               f"{config.task_network} at {config.task_input_size}, device {config.device}, jobs {config.jobs}, "
+               f"results in {config.output_dir()}")
+    if check:
+        for codec, qp in points:
+            encoder = config.encoder_config(codec, qp) if codec.coded else None
+            inner = f" (inner {encoder.inner.encoder}, preset {encoder.inner.preset})" if encoder else ""
+            click.echo(f"  {codec.name} {'qp ' + str(qp) if qp is not None else ''}{inner}")
+        click.echo(f"  {len(plan(config, dataset))} work items")
+        return
+    summary = run_ctc(config, dataset, progress=not quiet)
+    click.echo(f"icm-ctc: {summary.computed} items computed, {summary.cached} already done, "
+               f"{summary.seconds:.0f} s")
+    _print_report(summary.output)
+
+
+@main.command()
+@click.argument("folder", metavar="RESULTS")
+@click.option("--bootstrap", type=int, default=None, help="Bootstrap replicates [as the run's configuration].")
+@click.option("--no-plot", is_flag=True, help="Do not draw rd.png.")
+@guarded("icm-ctc")
+def report(folder, bootstrap, no_plot):
+    """Rebuild the tables and the plot of a finished run from its records."""
+    from .report import build_report
+
+    build_report(folder, bootstrap=bootstrap, make_plot=not no_plot)
+    _print_report(Path(folder))
+
+
+@main.command()
+@click.argument("folder_a", metavar="RESULTS_A")
+@click.argument("folder_b", metavar="RESULTS_B")
+@click.option("-o", "--output", default=None, help="Also write the table as CSV here.")
+@guarded("icm-ctc")
+def compare(folder_a, folder_b, output):
+    """Compare run B with run A: per-point changes and BD of B's curves against A's."""
+    from .report import compare_runs
+
+    text, table = compare_runs(folder_a, folder_b)
+    click.echo(text, nl=False)
+    if output:
+        write_bytes_atomically(output, table.encode())
+
+
+def _print_report(folder: Path) -> None:
+    click.echo((Path(folder) / "report.md").read_text(), nl=False)
+    files = ", ".join(str(Path(folder) / name) for name in ("points.csv", "summary.csv", "report.md", "rd.png"))
+    click.echo(f"icm-ctc: wrote {files}")
+
+
+if __name__ == "__main__":
+    main()

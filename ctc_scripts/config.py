@@ -1,0 +1,482 @@
+"""The CTC configuration: one YAML file names the dataset, the task network, the device and the codecs.
+
+Everything is checked here, before any work: unknown keys, unknown tools, QPs outside 0..63, a missing
+dataset, a task network that cannot be loaded, an inner codec that is not there (ffmpeg with VVenC, or the
+VTM programs), a CUDA device on a machine without one. Each problem is one :class:`IcmError` with a
+one-line message (``icm-ctc`` prints it and exits with the error's status). See ``docs/ctc.md``.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import yaml
+
+from ..common.config import PRESETS, DecoderConfig, EncoderConfig, load_config
+from ..common.errors import ConfigError, IcmError, ResourceError
+
+UNCOMPRESSED = "uncompressed"
+DEFAULT_OUTPUT_ROOT = "results"
+# Bump when what a per-image record holds (or how it is computed) changes: old records are then redone.
+RECORD_VERSION = 1
+
+TOP_KEYS = {"name", "dataset", "task_network", "task_input_size", "device", "inner", "codecs", "anchors",
+            "reference", "output", "jobs", "statistics", "bd"}
+DATASET_KEYS = {"name", "images", "annotations", "segmentation_annotations", "limit", "extensions"}
+CODEC_KEYS = {"name", "tool", "qps", "resample", "settings", "inner", "label"}
+STATISTICS_KEYS = {"bootstrap", "confidence", "seed", "fidelity_threshold"}
+BD_KEYS = {"methods", "min_overlap"}
+INNER_KEYS = {"encoder", "decoder", "preset", "vtm_encoder", "vtm_decoder", "vtm_cfg"}
+BD_METHODS = ("pchip", "cubic")
+# EncoderConfig fields a codec may set under ``settings`` (the rest come from the CTC's top level).
+SETTINGS_KEYS = {"feature_bit_depth", "colour_matrix", "full_range", "resample"}
+
+
+@dataclass
+class DatasetConfig:
+    name: str
+    images: str
+    annotations: str | None = None
+    segmentation_annotations: str | None = None
+    limit: int = 0
+    extensions: tuple[str, ...] = (".jpg", ".jpeg", ".png")
+
+
+@dataclass
+class CodecConfig:
+    """One curve: a coding tool at a list of QPs (``qps`` is empty for ``uncompressed``)."""
+
+    name: str
+    tool: str
+    qps: list[int] = field(default_factory=list)
+    resample: str | None = None
+    settings: dict = field(default_factory=dict)
+    inner: dict = field(default_factory=dict)
+    label: str | None = None
+
+    @property
+    def coded(self) -> bool:
+        return self.tool != UNCOMPRESSED
+
+
+@dataclass
+class StatisticsConfig:
+    bootstrap: int = 1000  # bootstrap replicates (resampling images); 0 = no confidence intervals
+    confidence: float = 0.95
+    seed: int = 0
+    fidelity_threshold: float = 0.5  # reference detections at or above this score are the fidelity "ground truth"
+
+
+@dataclass
+class BdConfig:
+    methods: list[str] = field(default_factory=lambda: list(BD_METHODS))
+    min_overlap: float = 0.5  # warn when the overlap is below this fraction of the union of the two ranges
+
+
+@dataclass
+class CtcConfig:
+    name: str
+    dataset: DatasetConfig
+    codecs: list[CodecConfig]
+    task_network: str = "yolo-fastest-1.1-xl"
+    task_input_size: int = 320
+    device: str = "cpu"
+    inner: dict = field(default_factory=dict)
+    anchors: list[str] = field(default_factory=list)
+    reference: str | None = None  # codec whose detections are the task-fidelity reference (uncompressed)
+    output: str | None = None
+    jobs: int = 1
+    statistics: StatisticsConfig = field(default_factory=StatisticsConfig)
+    bd: BdConfig = field(default_factory=BdConfig)
+    source: str | None = None  # the YAML file it came from
+
+    # -- derived settings --------------------------------------------------------------------------
+
+    def codec(self, name: str) -> CodecConfig:
+        for codec in self.codecs:
+            if codec.name == name:
+                return codec
+        raise ConfigError(f"no codec named '{name}' in the CTC (codecs: {', '.join(c.name for c in self.codecs)})")
+
+    def output_dir(self) -> Path:
+        return Path(self.output) if self.output else Path(DEFAULT_OUTPUT_ROOT) / self.name
+
+    def encoder_config(self, codec: CodecConfig, qp: int) -> EncoderConfig:
+        """The icm-enc settings of one point (the exact object ``icm-enc -c`` would build)."""
+        inner = {**self.inner, **codec.inner}
+        values = dict(tool=codec.tool, qp=qp, task_network=self.task_network, task_input_size=self.task_input_size,
+                      device=self.device, **codec.settings)
+        if codec.resample is not None:
+            values["resample"] = codec.resample
+        return load_config(EncoderConfig, None, **values, **{f"inner_{k}": v for k, v in inner.items()})
+
+    def decoder_config(self, codec: CodecConfig) -> DecoderConfig:
+        inner = {**self.inner, **codec.inner}
+        return load_config(DecoderConfig, None, device=self.device, **{f"inner_{k}": v for k, v in inner.items()})
+
+    def point_key(self, codec: CodecConfig, qp: int | None) -> str:
+        """A fingerprint of everything that determines a point's per-image results (not the device
+        index, the paths of the VTM programs or the number of jobs): a cached record whose key differs
+        is stale and is redone."""
+        described = {"version": RECORD_VERSION, "tool": codec.tool, "task_network": self.task_network,
+                     "task_input_size": self.task_input_size, "device_type": self.device.split(":")[0]}
+        if codec.coded:
+            encoder = asdict(self.encoder_config(codec, qp))
+            encoder.pop("device")
+            for key in ("vtm_encoder", "vtm_decoder", "decoder"):
+                encoder["inner"].pop(key)
+            if encoder["inner"]["encoder"] == "vtm":
+                encoder["inner"].pop("preset")
+                encoder["inner"]["vtm_cfg"] = _file_digest(encoder["inner"]["vtm_cfg"])
+            else:
+                encoder["inner"].pop("vtm_cfg")
+            described["encoder"] = encoder
+        text = json.dumps(described, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def points(self) -> list[tuple[CodecConfig, int | None]]:
+        """Every (codec, qp) point in configuration order; ``uncompressed`` has qp None."""
+        return [(codec, qp) for codec in self.codecs for qp in (codec.qps if codec.coded else [None])]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _file_digest(path: str | None) -> str | None:
+    if not path:
+        path = os.environ.get("ICM_VTM_CFG") or None
+    if not path or not os.path.isfile(path):
+        return path
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+# -- reading --------------------------------------------------------------------------------------
+
+
+def _check_keys(values: dict, allowed: set, where: str) -> None:
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where} must be a mapping")
+    unknown = sorted(set(values) - allowed)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key '{unknown[0]}' (known: {', '.join(sorted(allowed))})")
+
+
+def _int(value, where: str, minimum: int | None = None, maximum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{where} must be an integer, not {value!r}")
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        bounds = f"{minimum if minimum is not None else '-inf'}..{maximum if maximum is not None else 'inf'}"
+        raise ConfigError(f"{where} {value} outside {bounds}")
+    return value
+
+
+def _float(value, where: str, minimum: float, maximum: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not minimum <= value <= maximum:
+        raise ConfigError(f"{where} must be a number in {minimum}..{maximum}, not {value!r}")
+    return float(value)
+
+
+def apply_override(values: dict, assignment: str) -> None:
+    """Apply ``KEY=VALUE`` (``--set``) to the raw YAML mapping. KEY is dotted (``statistics.bootstrap``);
+    a codec is addressed by name (``codecs.vvc-image.qps=[22,27]``); VALUE is parsed as YAML."""
+    if "=" not in assignment:
+        raise ConfigError(f"--set '{assignment}': use KEY=VALUE")
+    key, text = assignment.split("=", 1)
+    try:
+        value = yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError:
+        raise ConfigError(f"--set {key}: cannot parse value '{text}'") from None
+    parts = [p for p in key.strip().split(".") if p]
+    if not parts:
+        raise ConfigError(f"--set '{assignment}': empty key")
+    target = values
+    for index, part in enumerate(parts[:-1]):
+        if part == "codecs" and isinstance(target.get("codecs"), list):
+            name = parts[index + 1]
+            found = [c for c in target["codecs"] if isinstance(c, dict) and c.get("name") == name]
+            if not found:
+                raise ConfigError(f"--set {key}: no codec named '{name}'")
+            target = found[0]
+            rest = parts[index + 2:]
+            if not rest:
+                raise ConfigError(f"--set {key}: name a setting of codec '{name}'")
+            for sub in rest[:-1]:
+                target = target.setdefault(sub, {})
+            target[rest[-1]] = value
+            return
+        nxt = target.setdefault(part, {})
+        if not isinstance(nxt, dict):
+            raise ConfigError(f"--set {key}: '{part}' is not a mapping")
+        target = nxt
+    target[parts[-1]] = value
+
+
+def read_yaml(path: str | os.PathLike) -> dict:
+    path = Path(path)
+    try:
+        values = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"CTC configuration not found: {path}") from None
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read CTC configuration {path}: {str(exc).splitlines()[0]}") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"CTC configuration {path} is not a mapping")
+    return values
+
+
+def load_ctc_config(path: str | os.PathLike | None = None, values: dict | None = None,
+                    overrides: list[str] = (), **options) -> CtcConfig:
+    """A CtcConfig from a YAML file (or an already-read mapping), ``--set`` assignments and options
+    (``output``, ``device``, ``jobs``, ``preset``, ``limit``, ``bootstrap``, ``codecs``: None = keep).
+    Only the syntax and ranges are checked here; :func:`check_resources` checks what must exist."""
+    values = copy.deepcopy(values) if values is not None else read_yaml(path)
+    for assignment in overrides:
+        apply_override(values, assignment)
+    where = str(path) if path else "CTC configuration"
+    _check_keys(values, TOP_KEYS, where)
+    base = Path(path).resolve().parent if path else Path.cwd()
+
+    dataset_values = values.get("dataset")
+    if dataset_values is None:
+        raise ConfigError(f"{where}: no 'dataset'")
+    if isinstance(dataset_values, str):
+        dataset_values = {"name": dataset_values}
+    _check_keys(dataset_values, DATASET_KEYS, f"{where}: dataset")
+    dataset = _dataset(dataset_values, base, where)
+    if options.get("limit") is not None:
+        dataset.limit = _int(options["limit"], "--limit", 0)
+
+    codec_list = values.get("codecs")
+    if not isinstance(codec_list, list) or not codec_list:
+        raise ConfigError(f"{where}: 'codecs' must be a non-empty list")
+    codecs = [_codec(entry, f"{where}: codecs[{index}]") for index, entry in enumerate(codec_list)]
+    names = [c.name for c in codecs]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError(f"{where}: codec name '{duplicates[0]}' used twice")
+    if options.get("codecs"):
+        wanted = list(options["codecs"])
+        unknown = [n for n in wanted if n not in names]
+        if unknown:
+            raise ConfigError(f"--codec {unknown[0]}: no such codec (codecs: {', '.join(names)})")
+        codecs = [c for c in codecs if c.name in wanted]
+
+    inner = values.get("inner") or {}
+    _check_keys(inner, INNER_KEYS, f"{where}: inner")
+    inner = dict(inner)
+    if options.get("preset") is not None:
+        inner["preset"] = options["preset"]
+
+    statistics_values = values.get("statistics") or {}
+    _check_keys(statistics_values, STATISTICS_KEYS, f"{where}: statistics")
+    statistics = StatisticsConfig(**statistics_values)
+    if options.get("bootstrap") is not None:
+        statistics.bootstrap = options["bootstrap"]
+    statistics.bootstrap = _int(statistics.bootstrap, "statistics.bootstrap", 0, 100000)
+    statistics.confidence = _float(statistics.confidence, "statistics.confidence", 0.5, 0.999)
+    statistics.seed = _int(statistics.seed, "statistics.seed", 0)
+    statistics.fidelity_threshold = _float(statistics.fidelity_threshold, "statistics.fidelity_threshold", 0.0, 1.0)
+
+    bd_values = values.get("bd") or {}
+    _check_keys(bd_values, BD_KEYS, f"{where}: bd")
+    bd = BdConfig(**bd_values)
+    if not isinstance(bd.methods, list) or not bd.methods or any(m not in BD_METHODS for m in bd.methods):
+        raise ConfigError(f"{where}: bd.methods must be a list of {', '.join(BD_METHODS)}")
+    bd.min_overlap = _float(bd.min_overlap, "bd.min_overlap", 0.0, 1.0)
+
+    name = values.get("name") or (Path(path).stem if path else "ctc")
+    if not isinstance(name, str) or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        raise ConfigError(f"{where}: name must be letters, digits, '-', '_' or '.', not {name!r}")
+    config = CtcConfig(
+        name=name, dataset=dataset, codecs=codecs,
+        task_network=str(values.get("task_network", "yolo-fastest-1.1-xl")),
+        task_input_size=_int(values.get("task_input_size", 320), "task_input_size", 32, 4096),
+        device=str(options.get("device") or values.get("device", "cpu")),
+        inner=inner, statistics=statistics, bd=bd,
+        jobs=_int(options["jobs"] if options.get("jobs") is not None else values.get("jobs", 1), "jobs", 1, 256),
+        output=str(options.get("output") or values.get("output") or "") or None,
+        source=str(Path(path).resolve()) if path else None)
+
+    coded = [c.name for c in codecs if c.coded]
+    anchors = values.get("anchors")
+    if anchors is None:
+        anchors = [n for n in coded if codec_tool(codecs, n) == "vvc-image"][:1] or coded[:1]
+    if isinstance(anchors, str):
+        anchors = [anchors]
+    if not isinstance(anchors, list):
+        raise ConfigError(f"{where}: anchors must be a list of codec names")
+    # Anchors dropped by --codec are simply not compared against.
+    config.anchors = [a for a in anchors if a in coded or a not in names]
+    for anchor in config.anchors:
+        if anchor not in coded:
+            raise ConfigError(f"{where}: anchor '{anchor}' is not a coded codec of this CTC")
+    reference = values.get("reference")
+    uncompressed = [c.name for c in codecs if not c.coded]
+    if reference is None:
+        reference = uncompressed[0] if uncompressed else None
+    elif reference not in uncompressed:
+        raise ConfigError(f"{where}: reference '{reference}' must name an uncompressed codec")
+    config.reference = reference
+    if not config.device.startswith(("cpu", "cuda")):
+        raise ConfigError(f"unknown device '{config.device}' (use cpu, cuda or cuda:N)")
+    # The encoder/decoder settings of every point, built now so that bad settings stop the run here.
+    for codec, qp in config.points():
+        if codec.coded:
+            config.encoder_config(codec, qp)
+            config.decoder_config(codec)
+    return config
+
+
+def config_from_dict(values: dict) -> CtcConfig:
+    """The CtcConfig that :meth:`CtcConfig.to_dict` wrote (``run.json``), without re-checking it."""
+    values = copy.deepcopy(values)
+    values["dataset"]["extensions"] = tuple(values["dataset"].get("extensions", ()))
+    values["dataset"] = DatasetConfig(**values["dataset"])
+    values["codecs"] = [CodecConfig(**codec) for codec in values["codecs"]]
+    values["statistics"] = StatisticsConfig(**values["statistics"])
+    values["bd"] = BdConfig(**values["bd"])
+    return CtcConfig(**values)
+
+
+def codec_tool(codecs: list[CodecConfig], name: str) -> str:
+    return next(c.tool for c in codecs if c.name == name)
+
+
+def _resolve_path(text, base: Path, where: str) -> str:
+    if not isinstance(text, str) or not text:
+        raise ConfigError(f"{where} must be a path")
+    if "{shared}" in text:
+        from ..common.paths import shared_dir
+        text = text.replace("{shared}", str(shared_dir()))
+    path = Path(os.path.expanduser(text))
+    return str(path if path.is_absolute() else (base / path).resolve())
+
+
+def _dataset(values: dict, base: Path, where: str) -> DatasetConfig:
+    name = values.get("name")
+    images, annotations = values.get("images"), values.get("annotations")
+    if images is None and name == "coco-val-dev":
+        from ..common.paths import coco_val_dev
+        folder, det = coco_val_dev()
+        images, annotations = str(folder), annotations or str(det)
+    if images is None:
+        raise ConfigError(f"{where}: dataset needs 'images' (a folder)")
+    images = _resolve_path(images, base, f"{where}: dataset.images")
+    name = name or Path(images).parent.name
+    extensions = values.get("extensions", (".jpg", ".jpeg", ".png"))
+    return DatasetConfig(
+        name=str(name), images=images,
+        annotations=_resolve_path(annotations, base, f"{where}: dataset.annotations") if annotations else None,
+        segmentation_annotations=(_resolve_path(values["segmentation_annotations"], base,
+                                                f"{where}: dataset.segmentation_annotations")
+                                  if values.get("segmentation_annotations") else None),
+        limit=_int(values.get("limit", 0), f"{where}: dataset.limit", 0),
+        extensions=tuple(str(e).lower() for e in extensions))
+
+
+def _codec(entry, where: str) -> CodecConfig:
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where} must be a mapping")
+    _check_keys(entry, CODEC_KEYS, where)
+    tool = entry.get("tool")
+    if not isinstance(tool, str) or not tool:
+        raise ConfigError(f"{where}: 'tool' is required")
+    from ..encoder.tools import ENCODERS
+    if tool != UNCOMPRESSED and tool not in ENCODERS:
+        raise ConfigError(f"{where}: unknown tool '{tool}' (available: {', '.join(sorted(ENCODERS))}, "
+                          f"{UNCOMPRESSED})")
+    name = str(entry.get("name") or tool)
+    if "/" in name or name.startswith(".") or not name.strip():
+        raise ConfigError(f"{where}: bad codec name {name!r}")
+    qps = entry.get("qps", [])
+    if tool == UNCOMPRESSED:
+        if qps:
+            raise ConfigError(f"{where}: '{UNCOMPRESSED}' takes no qps")
+        qps = []
+    else:
+        if isinstance(qps, int) and not isinstance(qps, bool):
+            qps = [qps]
+        if not isinstance(qps, list) or not qps:
+            raise ConfigError(f"{where} ({name}): 'qps' must be a non-empty list of QPs")
+        qps = [_int(q, f"{where} ({name}): QP", 0, 63) for q in qps]
+        if len(set(qps)) != len(qps):
+            raise ConfigError(f"{where} ({name}): a QP is listed twice")
+    settings = entry.get("settings") or {}
+    _check_keys(settings, SETTINGS_KEYS, f"{where} ({name}): settings")
+    inner = entry.get("inner") or {}
+    _check_keys(inner, INNER_KEYS, f"{where} ({name}): inner")
+    resample = entry.get("resample")
+    if resample is not None and tool != "vvc-image":
+        raise ConfigError(f"{where} ({name}): 'resample' is a vvc-image setting")
+    return CodecConfig(name=name, tool=tool, qps=qps, resample=None if resample is None else str(resample),
+                       settings=dict(settings), inner=dict(inner), label=entry.get("label"))
+
+
+# -- resources ------------------------------------------------------------------------------------
+
+
+def check_resources(config: CtcConfig):
+    """Check that everything the run needs is there; return the dataset (see :mod:`.dataset`).
+    Raises the first problem as an IcmError with one line."""
+    from .dataset import load_dataset
+
+    dataset = load_dataset(config.dataset)
+    _check_device(config.device)
+    from ..common.tasknet.registry import load_task_network
+    load_task_network(config.task_network, input_size=config.task_input_size, device="cpu")
+    checked = set()
+    for codec in config.codecs:
+        if not codec.coded:
+            continue
+        encoder = config.encoder_config(codec, codec.qps[0])
+        if codec.tool == "vvc-image" and encoder.resample is not None:
+            from ..anchors.vvc_image import coded_size
+            coded_size(640, 480, encoder)
+        inner = encoder.inner
+        key = (inner.encoder, inner.decoder, inner.vtm_encoder, inner.vtm_decoder, inner.vtm_cfg)
+        if key not in checked:
+            check_inner_codec(inner)
+            checked.add(key)
+    return dataset
+
+
+def _check_device(device: str) -> None:
+    if device.startswith("cuda"):
+        import torch
+        if not torch.cuda.is_available():
+            raise ResourceError(f"device '{device}' asked for, but no CUDA device is available here")
+        index = int(device.split(":")[1]) if ":" in device else 0
+        if index >= torch.cuda.device_count():
+            raise ResourceError(f"device '{device}' asked for, but there are {torch.cuda.device_count()} CUDA devices")
+
+
+def check_inner_codec(inner) -> None:
+    """The configured VVC encoder and decoder exist (ffmpeg with libvvenc and the vvc decoder, or the
+    VTM programs), else ResourceError."""
+    from ..common.innercodec import vtm, vvenc_ffmpeg
+
+    if inner.encoder == "vtm":
+        vtm.find_vtm_program(inner.vtm_encoder, vtm.ENV_ENCODER, "EncoderApp")
+        vtm.find_vtm_cfg(inner.vtm_cfg)
+    elif inner.encoder == "vvenc":
+        if inner.preset not in PRESETS:
+            raise ConfigError(f"unknown preset '{inner.preset}' (use one of {', '.join(PRESETS)})")
+        ffmpeg = vvenc_ffmpeg.find_ffmpeg()
+        vvenc_ffmpeg.require_ffmpeg_component(ffmpeg, "encoder", "libvvenc")
+    else:
+        raise ConfigError(f"unknown inner codec '{inner.encoder}' (use vvenc or vtm)")
+    if inner.decoder == "vtm":
+        vtm.find_vtm_program(inner.vtm_decoder, vtm.ENV_DECODER, "DecoderApp")
+    elif inner.decoder == "ffmpeg":
+        ffmpeg = vvenc_ffmpeg.find_ffmpeg()
+        vvenc_ffmpeg.require_ffmpeg_component(ffmpeg, "decoder", "vvc")
+    else:
+        raise ConfigError(f"unknown inner decoder '{inner.decoder}' (use ffmpeg or vtm)")
+
+
+__all__ = ["CtcConfig", "CodecConfig", "DatasetConfig", "StatisticsConfig", "BdConfig", "UNCOMPRESSED",
+           "load_ctc_config", "check_resources", "check_inner_codec", "apply_override", "IcmError"]
