@@ -41,12 +41,14 @@ setup(
         "pyyaml",
         "imageio-ffmpeg",
         "pillow",
+        "matplotlib",
     ],
     extras_require={"test": ["pytest"], "torchvision": ["torchvision"]},
     entry_points={
         "console_scripts": [
             "icm-enc=icm.encoder.app:main",
             "icm-dec=icm.decoder.app:main",
+            "icm-ctc=icm.ctc_scripts.cli:main",
         ]
     },
 )

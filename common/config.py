@@ -32,12 +32,15 @@ class EncoderConfig:
     colour_matrix: str = "bt601"
     full_range: bool = False
     device: str = "cpu"
+    quality: int | None = None  # learned tools: rate point (model quality); None = the tool's default
+    model: str | None = None  # learned tools: model family (mfc: mfc, noxs, nogroup); None = the tool's default
     inner: InnerCodecConfig = field(default_factory=InnerCodecConfig)
 
 
 @dataclass
 class DecoderConfig:
     device: str = "cpu"
+    max_groups: int | None = None  # decode only the first k channel groups (rate-scalable streams)
     inner: InnerCodecConfig = field(default_factory=InnerCodecConfig)
 
 

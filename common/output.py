@@ -24,6 +24,7 @@ class DecodedOutput:
     picture: np.ndarray | None = None
     features: list[np.ndarray] = field(default_factory=list)
     feature_names: list[str] = field(default_factory=list)
+    partial: bool = False  # decoded from part of the stream (e.g. icm-dec --max-groups): no hash check
 
     @property
     def output_type(self) -> int:

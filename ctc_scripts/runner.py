@@ -81,7 +81,9 @@ def _network(name: str, size, device: str):
 
     key = (name, tuple(size) if isinstance(size, (tuple, list)) else size, device)
     if key not in _NETWORKS:
-        _NETWORKS[key] = load_task_network(name, input_size=size, device=device)
+        network = load_task_network(name, input_size=size, device=device)
+        network.detect(np.zeros((64, 64, 3), np.uint8))  # warm-up, so the first image's task time is not inflated
+        _NETWORKS[key] = network
     return _NETWORKS[key]
 
 

@@ -17,7 +17,7 @@ MAX_BITSTREAM_BYTES = 1 << 30
 class DecodeResult:
     bitstream: Bitstream
     output: DecodedOutput
-    hash_hex: str
+    hash_hex: str | None  # None: not checked (partial decode)
     decode_seconds: float
 
 
@@ -35,5 +35,5 @@ def decode_bytes(data: bytes, config: DecoderConfig, tracer: Tracer | None = Non
     start = time.perf_counter()
     bitstream = parse(data, tracer=tracer)
     output = get_decoder(bitstream.parameter_set["ps_tool_id"]).decode(bitstream, config)
-    hash_hex = check_hash(output, bitstream.output_hash)
+    hash_hex = None if output.partial else check_hash(output, bitstream.output_hash)
     return DecodeResult(bitstream, output, hash_hex, time.perf_counter() - start)

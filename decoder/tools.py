@@ -4,8 +4,10 @@ from ..anchors.vvc_image import VvcImageDecoder
 from ..common.errors import BitstreamError
 from ..common.syntax import structures as S
 from ..common.tools import ToolDecoder
+from .mfc import MfcDecoder
 
-DECODERS: dict[str, type[ToolDecoder]] = {cls.name: cls for cls in (VvcImageDecoder, VvcFeatureDecoder)}
+DECODERS: dict[str, type[ToolDecoder]] = {cls.name: cls for cls in (VvcImageDecoder, VvcFeatureDecoder,
+                                                                               MfcDecoder)}
 
 
 def get_decoder(tool_id: int) -> ToolDecoder:

@@ -21,15 +21,19 @@ from .tools import ENCODERS
               help="vvc-image: code at another size: 'task' (task network input), WxH or a scale such as 0.5.")
 @click.option("--task-network", default=None, help="Task network for split tools [yolo-fastest-1.1-xl].")
 @click.option("--task-input-size", type=int, default=None, help="Task network input size in pixels [320].")
+@click.option("--quality", type=int, default=None,
+              help="Learned tools (mfc): rate point, the model's quality 1..9 [3]; higher = more bits.")
+@click.option("--model", default=None, help="Learned tools (mfc): model family: mfc, noxs, nogroup [mfc].")
 @click.option("--device", default=None, help="Device for neural networks: cpu or cuda [cpu].")
 @click.option("-c", "--config", "config_path", default=None, help="YAML file with encoder settings.")
 @click.option("--trace", default=None, help="Write every syntax element to this file ('-': stdout).")
 @guarded("icm-enc")
 def main(input_path, output_path, tool, qp, preset, inner_codec, vtm_encoder, vtm_cfg, resample, task_network,
-         task_input_size, device, config_path, trace):
+         task_input_size, quality, model, device, config_path, trace):
     """Encode INPUT into an ICM bitstream OUTPUT and print its size."""
     config = load_config(EncoderConfig, config_path, tool=tool, qp=qp, resample=resample, task_network=task_network,
-                         task_input_size=task_input_size, device=device, inner_preset=preset,
+                         task_input_size=task_input_size, quality=quality, model=model, device=device,
+                         inner_preset=preset,
                          inner_encoder=inner_codec, inner_vtm_encoder=vtm_encoder, inner_vtm_cfg=vtm_cfg)
     tracer, handle = open_trace(trace)
     try:
@@ -37,8 +41,12 @@ def main(input_path, output_path, tool, qp, preset, inner_codec, vtm_encoder, vt
     finally:
         if handle is not None:
             handle.close()
-    click.echo(f"icm-enc: {config.tool} qp {config.qp} (inner codec {config.inner.encoder}, preset "
-               f"{config.inner.preset}): {input_path} {result.width}x{result.height}")
+    if config.tool == "mfc":
+        click.echo(f"icm-enc: mfc model {config.model or 'mfc'} quality {config.quality or 'default'}: "
+                   f"{input_path} {result.width}x{result.height}")
+    else:
+        click.echo(f"icm-enc: {config.tool} qp {config.qp} (inner codec {config.inner.encoder}, preset "
+                   f"{config.inner.preset}): {input_path} {result.width}x{result.height}")
     click.echo(f"  wrote {output_path}: {len(result.data)} bytes = {result.bits} bits, "
                f"{result.bpp:.4f} bpp, encode {result.encode_seconds:.2f} s")
     click.echo(f"  decoded-output MD5 {result.decoded.md5().hex()}")

@@ -2,9 +2,11 @@
 from ..anchors.vvc_feature import VvcFeatureEncoder
 from ..anchors.vvc_image import VvcImageEncoder
 from ..common.errors import ConfigError
+from .mfc import MfcEncoder
 from ..common.tools import ToolEncoder
 
-ENCODERS: dict[str, type[ToolEncoder]] = {cls.name: cls for cls in (VvcImageEncoder, VvcFeatureEncoder)}
+ENCODERS: dict[str, type[ToolEncoder]] = {cls.name: cls for cls in (VvcImageEncoder, VvcFeatureEncoder,
+                                                                               MfcEncoder)}
 
 
 def get_encoder(name: str) -> ToolEncoder:

@@ -1,0 +1,464 @@
+"""The learned multi-scale feature codec ``mfc``: networks for training and their exact runtime form.
+
+Structure (see ``docs/mfc.md``):
+
+* **BFC** (:class:`LatentCodec`): a transform coder for one split tensor. Analysis ``g_a`` (encoder only)
+  -> latent ``y`` (``latent_channels`` x H/down x W/down); hyper analysis ``h_a`` -> ``z`` coded with a
+  factorized prior; hyper synthesis ``h_s`` -> hyper features; the latent's channels, ordered by
+  importance, are cut into non-uniform **groups**; group ``g`` is multiplied by its gain (``cg_scale``),
+  rounded around its mean and coded with a Gaussian whose mean and scale come from the entropy-parameter
+  network ``e_g`` (hyper features + all groups already decoded: the channel-importance context);
+  synthesis ``g_s`` -> the reconstructed tensor.
+* **MFC** prediction: the stride-32 tensor is predicted from the decoded stride-16 one by a network
+  initialised from the task network's own layers 81..108 (which compute ``s32`` from ``s16``).
+* **Exactness**: ``h_s``, every ``e_g``, ``g_s`` and the predictor run as :class:`ExactGraph` at the
+  encoder and the decoder, so the entropy parameters and the decoded tensors are the same integers on
+  every machine. Gains are multiples of ``2**-16``; a group's values enter ``g_s`` as
+  ``round(v * 2**16 / G)`` in integer arithmetic.
+
+Training uses :class:`MfcModel` (float); :func:`export_runtime` freezes it into the dict that is
+saved as the committed weights file, and :class:`MfcRuntime` runs that file.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..entropy.factorized import FactorizedPrior
+from ..entropy.gaussian import GaussianConditional, indexes_from_quantized_scales
+from ..layers.exact import (ACT_FRAC_BITS, ACT_LIMIT, ExactGraph, FloatGraph, GraphSpec, fake_fixed, from_fixed,
+                            to_fixed)
+
+GAIN_FRAC_BITS = 16
+GAIN_SCALE = 1 << GAIN_FRAC_BITS
+FORMAT = "icm-mfc-1"
+NOMINAL_PIXELS = 640 * 480  # training rates are bits per nominal 640x480 picture
+
+
+# -- configuration ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class CodecConfig:
+    """One basic-scale codec (BFC) for a tensor of ``in_channels`` channels."""
+
+    tensor_id: int = 0
+    in_channels: int = 48
+    latent_channels: int = 64
+    groups: tuple[int, ...] = (4, 8, 16, 36)
+    hyper_channels: int = 32
+    width: int = 64
+    hyper_width: int = 64
+    param_width: int = 64
+    down: int = 2
+
+    def __post_init__(self):
+        self.groups = tuple(int(g) for g in self.groups)
+        if sum(self.groups) != self.latent_channels or min(self.groups) < 1:
+            raise ValueError(f"group sizes {self.groups} must add up to {self.latent_channels}")
+        if self.down not in (1, 2):
+            raise ValueError("down must be 1 or 2")
+
+    def bounds(self) -> list[tuple[int, int]]:
+        edges = np.cumsum((0,) + self.groups)
+        return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+
+
+@dataclass
+class MfcConfig:
+    """A whole model: the coded tensors' codecs and whether ``s32`` is predicted from ``s16``."""
+
+    variant: str = "mfc"
+    task_network: str = "yolo-fastest-1.1-xl"
+    input_size: int = 320
+    tensor_shapes: tuple = ((48, 20, 20), (96, 10, 10))
+    codecs: list = field(default_factory=lambda: [CodecConfig()])
+    predict: bool = True  # tensor 1 = predictor(tensor 0); else tensor 1 has its own codec
+    predictor_layers: tuple[int, int] = (81, 109)  # darknet layers [start, stop) computing s32 from s16
+
+    def __post_init__(self):
+        self.codecs = [c if isinstance(c, CodecConfig) else CodecConfig(**c) for c in self.codecs]
+        self.tensor_shapes = tuple(tuple(int(v) for v in s) for s in self.tensor_shapes)
+        self.predictor_layers = tuple(self.predictor_layers)
+
+    def to_dict(self) -> dict:
+        values = asdict(self)
+        values["codecs"] = [asdict(c) for c in self.codecs]
+        return values
+
+    def codec_for(self, tensor_id: int) -> CodecConfig | None:
+        for codec in self.codecs:
+            if codec.tensor_id == tensor_id:
+                return codec
+        return None
+
+
+# -- graphs ------------------------------------------------------------------------------------------------
+
+
+def _ds_block(g: GraphSpec, src: int, width: int) -> int:
+    """Depthwise-separable residual block: 1x1 (2w) -> dw 3x3 -> 1x1 (w) + skip."""
+    n = g.conv(src, width, 2 * width, 1, act="leaky")
+    n = g.conv(n, 2 * width, 2 * width, 3, groups=2 * width, act="leaky")
+    n = g.conv(n, 2 * width, width, 1)
+    return g.add(src, n)
+
+
+def analysis_spec(c: CodecConfig) -> GraphSpec:
+    g = GraphSpec()
+    n = g.conv(-1, c.in_channels, c.width, 3, act="leaky")
+    n = _ds_block(g, n, c.width)
+    n = g.conv(n, c.width, c.width, 3, stride=c.down, act="leaky")
+    n = _ds_block(g, n, c.width)
+    g.conv(n, c.width, c.latent_channels, 3)
+    return g
+
+
+def hyper_analysis_spec(c: CodecConfig) -> GraphSpec:
+    g = GraphSpec()
+    n = g.conv(-1, c.latent_channels, c.hyper_width, 1, act="leaky")
+    n = g.conv(n, c.hyper_width, c.hyper_width, 3, stride=2, act="leaky")
+    g.conv(n, c.hyper_width, c.hyper_channels, 1)
+    return g
+
+
+def hyper_synthesis_spec(c: CodecConfig) -> GraphSpec:
+    g = GraphSpec()
+    n = g.conv(-1, c.hyper_channels, c.hyper_width, 1, act="leaky")
+    n = g.conv(n, c.hyper_width, 4 * c.hyper_width, 1)
+    n = g.act(g.shuffle(n, 2), "leaky")
+    g.conv(n, c.hyper_width, c.hyper_width, 3, act="leaky")
+    return g
+
+
+def param_spec(c: CodecConfig, group: int) -> GraphSpec:
+    """Entropy parameters of group ``group``: inputs hyper features (input 0) and, after the first group,
+    the groups decoded so far (input 1); output ``2 * size``: means then scales (fixed point)."""
+    lo, hi = c.bounds()[group]
+    g = GraphSpec()
+    src = g.cat(-1, -2) if group else -1
+    n = g.conv(src, c.hyper_width + lo, c.param_width, 1, act="leaky")
+    n = g.conv(n, c.param_width, c.param_width, 3, groups=c.param_width, act="leaky")
+    n = g.conv(n, c.param_width, c.param_width, 1, act="leaky")
+    g.conv(n, c.param_width, 2 * (hi - lo), 1)
+    return g
+
+
+def synthesis_spec(c: CodecConfig) -> GraphSpec:
+    g = GraphSpec()
+    n = g.conv(-1, c.latent_channels, c.width, 3, act="leaky")
+    n = _ds_block(g, n, c.width)
+    if c.down == 2:
+        n = g.conv(n, c.width, 4 * c.width, 1)
+        n = g.act(g.shuffle(n, 2), "leaky")
+    n = _ds_block(g, n, c.width)
+    g.conv(n, c.width, c.in_channels, 3)
+    return g
+
+
+def darknet_predictor(network, start: int, stop: int) -> FloatGraph:
+    """A float graph equal to darknet layers ``start .. stop-1`` (batch norms folded), reading the output
+    of layer ``start - 1``; leaky ReLUs use the exact slope."""
+    from ..tasknet.darknet import ConvLayer, DropoutLayer, ShortcutLayer
+
+    spec = GraphSpec()
+    node_of = {start - 1: -1}
+    convs = []
+    for index in range(start, stop):
+        layer = network.net.layers[index]
+        if isinstance(layer, ConvLayer):
+            conv = layer.conv
+            if layer.activation_name not in ("leaky", "linear"):
+                raise ValueError(f"layer {index}: activation {layer.activation_name} not supported")
+            node_of[index] = spec.conv(node_of[index - 1], conv.in_channels, conv.out_channels,
+                                       conv.kernel_size[0], conv.stride[0], conv.groups,
+                                       act="leaky" if layer.activation_name == "leaky" else "none")
+            if conv.padding[0] != conv.kernel_size[0] // 2:
+                raise ValueError(f"layer {index}: padding {conv.padding} not supported")
+            convs.append(conv)
+        elif isinstance(layer, DropoutLayer):
+            node_of[index] = node_of[index - 1]
+        elif isinstance(layer, ShortcutLayer):
+            if layer.activation_name != "linear":
+                raise ValueError(f"layer {index}: shortcut activation not supported")
+            node_of[index] = spec.add(*[node_of[s] for s in layer.sources])
+        else:
+            raise ValueError(f"layer {index}: {type(layer).__name__} not supported in the predictor")
+    spec.outputs = (node_of[stop - 1],)
+    graph = FloatGraph(spec)
+    with torch.no_grad():
+        for target, conv in zip(graph.convs, convs):
+            target.weight.copy_(conv.weight.detach().cpu())
+            target.bias.copy_(conv.bias.detach().cpu())
+    return graph
+
+
+# -- training model --------------------------------------------------------------------------------------
+
+
+def ste_round(x: torch.Tensor) -> torch.Tensor:
+    return x + (torch.round(x) - x).detach()
+
+
+class LatentCodec(nn.Module):
+    """BFC in float, for training."""
+
+    def __init__(self, config: CodecConfig):
+        super().__init__()
+        self.config = config
+        self.g_a = FloatGraph(analysis_spec(config))
+        self.h_a = FloatGraph(hyper_analysis_spec(config))
+        self.h_s = FloatGraph(hyper_synthesis_spec(config))
+        self.e = nn.ModuleList(FloatGraph(param_spec(config, g)) for g in range(len(config.groups)))
+        self.g_s = FloatGraph(synthesis_spec(config))
+        self.prior = FactorizedPrior(config.hyper_channels)
+        self.gaussian = GaussianConditional()
+        self.log_gain = nn.Parameter(torch.zeros(len(config.groups)))
+
+    def gains(self) -> torch.Tensor:
+        return torch.exp(self.log_gain)
+
+    def _params(self, group: int, hyper: torch.Tensor, prev: list[torch.Tensor]):
+        size = self.config.groups[group]
+        out = self.e[group](hyper, torch.cat(prev, 1)) if group else self.e[group](hyper)
+        return out[:, :size], out[:, size:]
+
+    def forward(self, x: torch.Tensor, truncate: int | None = None, noise: bool = True) -> dict:
+        """Training pass. ``truncate=k``: also decode as if only the first k groups were received."""
+        y = self.g_a(x)
+        z = self.h_a(y)
+        _, z_likelihood = self.prior(z, training=noise)
+        medians = self.prior.medians().view(1, -1, 1, 1)
+        z_hat = ste_round(z - medians) + medians
+        hyper = fake_fixed(self.h_s(fake_fixed(z_hat)))
+        gains = self.gains()
+        v_hats, means, bits_y = [], [], []
+        for group, (lo, hi) in enumerate(self.config.bounds()):
+            mean, scale = self._params(group, hyper, v_hats)
+            v = y[:, lo:hi] * gains[group]
+            _, likelihood = self.gaussian(v, scale, mean, training=noise)
+            bits_y.append(-torch.log2(likelihood).sum(dim=(1, 2, 3)))
+            v_hats.append(fake_fixed(ste_round(v - mean) + mean))
+            means.append(mean)
+        y_hat = torch.cat([v / gains[g] for g, v in enumerate(v_hats)], 1)
+        out = {"x_hat": self.g_s(fake_fixed(y_hat)), "y": y, "y_hat": y_hat, "means": means,
+               "bits_y": torch.stack(bits_y, 1), "bits_z": -torch.log2(z_likelihood).sum(dim=(1, 2, 3))}
+        if truncate is not None and truncate < len(self.config.groups):
+            kept = v_hats[:truncate]
+            for group in range(truncate, len(self.config.groups)):
+                mean, _ = self._params(group, hyper, kept)
+                kept.append(fake_fixed(mean))
+            y_trunc = torch.cat([v / gains[g] for g, v in enumerate(kept)], 1)
+            out["x_trunc"] = self.g_s(fake_fixed(y_trunc))
+        return out
+
+
+class MfcModel(nn.Module):
+    """The whole float model: codecs for the coded tensors and, with ``predict``, the predictor."""
+
+    def __init__(self, config: MfcConfig, predictor: FloatGraph | None = None):
+        super().__init__()
+        self.config = config
+        self.codecs = nn.ModuleList(LatentCodec(c) for c in config.codecs)
+        self.predictor = predictor if config.predict else None
+        if config.predict and predictor is None:
+            raise ValueError("a predicting model needs its predictor graph")
+
+    def forward(self, s16: torch.Tensor, s32: torch.Tensor | None = None, truncate: int | None = None,
+                noise: bool = True) -> dict:
+        inputs = [s16, s32]
+        outs = {c.config.tensor_id: c(inputs[c.config.tensor_id], truncate, noise) for c in self.codecs}
+        result = {"codec": outs, "bits": sum(o["bits_y"].sum(1) + o["bits_z"] for o in outs.values())}
+        s16_hat = fake_fixed(outs[0]["x_hat"])
+        result["s16_hat"] = s16_hat
+        if self.config.predict:
+            result["s32_hat"] = self.predictor(s16_hat)
+        else:
+            result["s32_hat"] = fake_fixed(outs[1]["x_hat"])
+        if "x_trunc" in outs[0]:
+            s16_trunc = fake_fixed(outs[0]["x_trunc"])
+            result["s16_trunc"] = s16_trunc
+            result["s32_trunc"] = (self.predictor(s16_trunc) if self.config.predict
+                                   else fake_fixed(outs[1].get("x_trunc", outs[1]["x_hat"])))
+        return result
+
+
+# -- export to the runtime form -------------------------------------------------------------------------
+
+
+def _half_state(module: nn.Module) -> dict:
+    return {k: v.detach().cpu().to(torch.float16) if v.is_floating_point() else v.detach().cpu()
+            for k, v in module.state_dict().items()}
+
+
+@torch.no_grad()
+def export_runtime(model: MfcModel, extra: dict | None = None) -> dict:
+    """The weights-file dict of a trained model: encoder-only graphs in float16, decoder-side graphs
+    exact (int16 weights), frozen integer tables of the hyper priors, gains as integers (2**-16)."""
+    codecs = []
+    for codec in model.codecs:
+        codec = copy.deepcopy(codec).cpu().float().eval()
+        codec.prior.update(force=True)
+        gains = torch.round(codec.gains().double() * GAIN_SCALE).clamp(1, (1 << 24) - 1).to(torch.int64)
+        prior_state = {k: v for k, v in codec.prior.state_dict().items() if k.startswith("_")}
+        codecs.append({
+            "config": asdict(codec.config),
+            "g_a": _half_state(codec.g_a), "h_a": _half_state(codec.h_a),
+            "h_s": ExactGraph.freeze(codec.h_s).state_dict(),
+            "e": [ExactGraph.freeze(e).state_dict() for e in codec.e],
+            "g_s": ExactGraph.freeze(codec.g_s).state_dict(),
+            "prior": prior_state, "gains_q16": gains,
+        })
+    weights = {"format": FORMAT, "config": model.config.to_dict(), "codecs": codecs}
+    if model.config.predict:
+        weights["predictor"] = {"spec": model.predictor.spec.to_dict(),
+                                "exact": ExactGraph.freeze(model.predictor.cpu().float()).state_dict()}
+    weights["info"] = dict(extra or {})
+    return weights
+
+
+# -- runtime (encoder and decoder) ----------------------------------------------------------------------
+
+
+def _round_div(num: torch.Tensor, den: int) -> torch.Tensor:
+    """round(num / den) (half up) for integer tensors, in int64 (exact on every device)."""
+    return torch.div(2 * num + den, 2 * den, rounding_mode="floor")
+
+
+class RuntimeCodec:
+    """One BFC in its frozen form."""
+
+    def __init__(self, values: dict, device: torch.device):
+        self.config = CodecConfig(**values["config"])
+        self.device = device
+        self.g_a = FloatGraph(analysis_spec(self.config))
+        self.h_a = FloatGraph(hyper_analysis_spec(self.config))
+        for graph, key in ((self.g_a, "g_a"), (self.h_a, "h_a")):
+            graph.load_state_dict({k: v.float() for k, v in values[key].items()})
+            graph.to(device).eval().requires_grad_(False)
+        self.h_s = self._exact(hyper_synthesis_spec(self.config), values["h_s"])
+        self.e = [self._exact(param_spec(self.config, g), s) for g, s in enumerate(values["e"])]
+        self.g_s = self._exact(synthesis_spec(self.config), values["g_s"])
+        self.prior = FactorizedPrior(self.config.hyper_channels)
+        self.prior.load_state_dict(values["prior"], strict=False)
+        self.gaussian = GaussianConditional()
+        self.gains_q16 = [int(g) for g in values["gains_q16"]]
+        if len(self.e) != len(self.config.groups) or len(self.gains_q16) != len(self.config.groups):
+            raise ValueError("weights do not match the group configuration")
+
+    def _exact(self, spec: GraphSpec, state: dict) -> ExactGraph:
+        graph = ExactGraph(spec)
+        graph.load_state_dict(state)
+        graph.check_bounds()
+        return graph.to(self.device)
+
+    def latent_shape(self, height: int, width: int) -> tuple[int, int]:
+        d = self.config.down
+        return -(-height // d), -(-width // d)
+
+    def hyper_shape(self, height: int, width: int) -> tuple[int, int]:
+        h, w = self.latent_shape(height, width)
+        return -(-h // 2), -(-w // 2)
+
+    # -- shared by encoder and decoder
+    def _hyper(self, z_hat: torch.Tensor) -> torch.Tensor:
+        return self.h_s(to_fixed(z_hat.to(self.device)))
+
+    def _group_params(self, group: int, hyper: torch.Tensor, prev: list[torch.Tensor]):
+        size = self.config.groups[group]
+        out = self.e[group](hyper, torch.cat(prev, 1)) if group else self.e[group](hyper)
+        return out[:, :size], out[:, size:]
+
+    def _indexes(self, scale_fixed: torch.Tensor) -> np.ndarray:
+        q = scale_fixed.clamp_min(0).cpu().numpy().astype(np.int64)
+        return self.gaussian.indexes_from_quantized_scales(q, ACT_FRAC_BITS)
+
+    def _synthesise(self, v_fixed: list[torch.Tensor], gains_q16: list[int], offsets_fixed: list[int]):
+        parts = []
+        for v, gain, offset in zip(v_fixed, gains_q16, offsets_fixed):
+            y = _round_div(v.to(torch.int64) * GAIN_SCALE, gain) + offset
+            parts.append(y.to(torch.float64).clamp_(-ACT_LIMIT, ACT_LIMIT))
+        return self.g_s(torch.cat(parts, 1))
+
+    # -- encoder
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor) -> tuple[bytes, list[bytes], torch.Tensor]:
+        """``x`` (1 x C x H x W float) -> (z substream, group substreams, decoded tensor, fixed point)."""
+        y = self.g_a(x.to(self.device).float())
+        z = self.h_a(y)
+        z_bytes = self.prior.compress(z.cpu())
+        z_hat = self.prior.decompress(z_bytes, tuple(z.shape))
+        hyper = self._hyper(z_hat)
+        v_fixed, streams = [], []
+        for group, (lo, hi) in enumerate(self.config.bounds()):
+            mean, scale = self._group_params(group, hyper, v_fixed)
+            v = y[:, lo:hi].double() * (self.gains_q16[group] / GAIN_SCALE)
+            symbols = torch.round(v - mean / (1 << ACT_FRAC_BITS)).clamp_(-(1 << 20), 1 << 20)
+            symbols_np = symbols.cpu().numpy().astype(np.int32)
+            streams.append(self.gaussian.compress(symbols_np, self._indexes(scale)))
+            v_fixed.append((symbols * (1 << ACT_FRAC_BITS) + mean).clamp_(-ACT_LIMIT, ACT_LIMIT))
+        x_hat = self._synthesise(v_fixed, self.gains_q16, [0] * len(v_fixed))
+        return z_bytes, streams, x_hat
+
+    # -- decoder
+    @torch.no_grad()
+    def decode(self, z_bytes: bytes, streams: list[bytes | None], height: int, width: int,
+               gains_q16: list[int], offsets_fixed: list[int]) -> torch.Tensor:
+        """Substreams -> the decoded tensor (fixed point). A group whose stream is None is not decoded:
+        its values are their predicted means (partial decoding)."""
+        lh, lw = self.latent_shape(height, width)
+        hh, hw = self.hyper_shape(height, width)
+        z_hat = self.prior.decompress(z_bytes, (1, self.config.hyper_channels, hh, hw))
+        hyper = self._hyper(z_hat)
+        if tuple(hyper.shape[-2:]) != (lh, lw):
+            raise ValueError("hyper synthesis does not match the latent size")
+        v_fixed = []
+        for group, stream in enumerate(streams):
+            mean, scale = self._group_params(group, hyper, v_fixed)
+            if stream is None:
+                v_fixed.append(mean)
+                continue
+            symbols = self.gaussian.decompress(stream, self._indexes(scale))
+            symbols = torch.from_numpy(symbols.astype(np.float64)).to(self.device)
+            v_fixed.append((symbols * (1 << ACT_FRAC_BITS) + mean).clamp_(-ACT_LIMIT, ACT_LIMIT))
+        return self._synthesise(v_fixed, gains_q16, offsets_fixed)
+
+
+class MfcRuntime:
+    """A loaded weights file: encode/decode the split tensors, exactly."""
+
+    def __init__(self, weights: dict, device: torch.device | str = "cpu"):
+        if weights.get("format") != FORMAT:
+            raise ValueError(f"not an {FORMAT} weights file")
+        self.device = torch.device(device)
+        self.config = MfcConfig(**weights["config"])
+        self.codecs = {c.config.tensor_id: c for c in (RuntimeCodec(v, self.device) for v in weights["codecs"])}
+        self.predictor = None
+        if self.config.predict:
+            spec = GraphSpec.from_dict(weights["predictor"]["spec"])
+            self.predictor = ExactGraph(spec)
+            self.predictor.load_state_dict(weights["predictor"]["exact"])
+            self.predictor.check_bounds()
+            self.predictor.to(self.device)
+        self.info = weights.get("info", {})
+
+    def predict(self, s16_fixed: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return self.predictor(s16_fixed)
+
+
+def load_weights_file(path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def fixed_to_numpy(a: torch.Tensor) -> np.ndarray:
+    return from_fixed(a)[0].cpu().numpy()
+
+
+__all__ = ["CodecConfig", "MfcConfig", "LatentCodec", "MfcModel", "MfcRuntime", "RuntimeCodec", "export_runtime",
+           "darknet_predictor", "load_weights_file", "fixed_to_numpy", "NOMINAL_PIXELS", "F"]

@@ -1,0 +1,351 @@
+"""Train the ``mfc`` feature codec with the task network frozen.
+
+    # once: the feature bank (NN part 1 on augmented training pictures), see mfc_bank.py
+    python -m icm.ctc_scripts.mfc_bank -o out/mfc/bank.pt
+    # one model per rate point (lambda); a run resumes from its checkpoint when started again
+    python -m icm.ctc_scripts.train_mfc train --run out/mfc/runs/q3 --lmbda 2.0 --steps 4000
+    # fine-tune another rate point from it
+    python -m icm.ctc_scripts.train_mfc train --run out/mfc/runs/q1 --lmbda 0.5 --init out/mfc/runs/q3 --steps 1500
+    # freeze (exact integer decoder graphs, integer tables) and write the weights file the tool loads
+    python -m icm.ctc_scripts.train_mfc export --run out/mfc/runs/q3 -o common/models/weights/mfc_q3.pt
+
+Loss per batch (rates in bits per nominal 640x480 picture, i.e. bpp of a COCO photo):
+
+    R + lambda * (D + w_trunc * D_trunc) + w_order * L_order
+    D = MSE(s16^, s16) / var(s16) + MSE(s32^, s32) / var(s32) + alpha * T(part2_raw(s^), part2_raw(s))
+
+``T`` is a distillation term on the detector's raw head outputs (objectness and class logits matched where
+the original's logit is above -7 and only pushed below -7 elsewhere; box terms and class logits weighted by
+the original's objectness); gradients flow through the frozen NN part 2. ``D_trunc`` is the same distortion
+for a decode that receives only the first k groups (k uniform in 1..G-1; the others are replaced by their
+predicted means), which makes the channel order meaningful (nested truncation). ``L_order`` is the
+channel-order loss on the channel-importance estimate: importance_c = sensitivity_c * E|y^_c - mu_c|
+(sensitivity_c = running mean of |dLoss/dy^_c|, a first-order Taylor estimate of the loss increase when
+channel c is replaced by its prediction, i.e. not decoded), L_order = sum_c relu(imp_{c+1} - imp_c) / sum imp.
+
+Training runs on the CPU (``--threads``) or CUDA (``--device cuda``). Checkpoints (``ckpt.pt``, every
+``--save-every`` steps and at the end) hold the model, the optimisers, the step and the random states.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..common.models.mfc import (NOMINAL_PIXELS, CodecConfig, MfcConfig, MfcModel, darknet_predictor,
+                                 export_runtime)
+from ..common.tasknet.registry import load_task_network
+
+LOGIT_FLOOR = -7.0
+VARIANTS = ("mfc", "noxs", "nogroup")
+
+
+# -- data ------------------------------------------------------------------------------------------------
+
+
+class Bank:
+    """The feature bank, split into training and validation pictures (one picture in ten)."""
+
+    def __init__(self, path: Path, device: torch.device):
+        bank = torch.load(path, map_location="cpu", weights_only=True)
+        self.s16 = bank["s16"]
+        picture = bank["picture"].numpy()
+        val = (picture % 10) == 9
+        self.train = np.flatnonzero(~val)
+        self.val = np.flatnonzero(val)
+        self.device = device
+
+    def batch(self, indexes) -> torch.Tensor:
+        return self.s16[torch.as_tensor(indexes)].to(self.device, torch.float32)
+
+
+class Teacher:
+    """The frozen task network: s32 from s16 (darknet layers 81..108) and the raw head outputs."""
+
+    def __init__(self, network):
+        self.network = network
+        self.net = network.net
+        self.split = network.split_after
+        self.s16_layer, self.s32_layer = network.split_layers
+
+    def s32(self, s16: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            cache = self.net.run({self.s16_layer: s16}, self.s16_layer + 1, self.split + 1, keep={self.split})
+        return cache[self.s32_layer]
+
+    def raw(self, s16: torch.Tensor, s32: torch.Tensor) -> list[torch.Tensor]:
+        cache = {self.s16_layer: s16, self.s32_layer: s32}
+        cache = self.net.run(cache, self.split + 1, len(self.net.layers), keep=set(self.net.output_indices))
+        return [cache[i] for i in self.net.output_indices]
+
+
+def task_distortion(raw_hat: list[torch.Tensor], raw_ref: list[torch.Tensor], anchors: int = 3) -> torch.Tensor:
+    total = 0.0
+    for h, r in zip(raw_hat, raw_ref):
+        b, c, height, width = r.shape
+        h = h.view(b, anchors, c // anchors, height, width)
+        r = r.view(b, anchors, c // anchors, height, width)
+        weight = torch.sigmoid(r[:, :, 4:5])
+        box = (weight * (h[:, :, :4] - r[:, :, :4]) ** 2).mean()
+        lh, lr = h[:, :, 4:], r[:, :, 4:]
+        logit = torch.where(lr > LOGIT_FLOOR, (lh - lr) ** 2, F.relu(lh - LOGIT_FLOOR) ** 2)
+        obj = logit[:, :, :1].mean()
+        cls = (weight * logit[:, :, 1:]).mean()
+        total = total + box + obj + cls
+    return total
+
+
+# -- model configurations ----------------------------------------------------------------------------------
+
+
+def make_config(variant: str, latent: int, groups: list[int], width: int) -> MfcConfig:
+    if variant == "nogroup":
+        groups = [latent]
+    s16 = CodecConfig(tensor_id=0, in_channels=48, latent_channels=latent, groups=tuple(groups), width=width)
+    if variant == "noxs":
+        s32 = CodecConfig(tensor_id=1, in_channels=96, latent_channels=latent, groups=tuple(groups), width=width,
+                          down=1)
+        return MfcConfig(variant=variant, codecs=[s16, s32], predict=False)
+    return MfcConfig(variant=variant, codecs=[s16], predict=True)
+
+
+def build_model(config: MfcConfig, network) -> MfcModel:
+    start, stop = config.predictor_layers
+    predictor = darknet_predictor(network, start, stop) if config.predict else None
+    return MfcModel(config, predictor)
+
+
+# -- training ----------------------------------------------------------------------------------------------
+
+
+class Trainer:
+    def __init__(self, args):
+        self.args = args
+        self.device = torch.device(args.device)
+        self.run = Path(args.run)
+        self.run.mkdir(parents=True, exist_ok=True)
+        network = load_task_network("yolo-fastest-1.1-xl", input_size=320, device=self.device)
+        self.teacher = Teacher(network)
+        self.bank = Bank(Path(args.bank), self.device)
+        self.config = make_config(args.variant, args.latent, args.groups, args.width)
+        self.model = build_model(self.config, network).to(self.device)
+        if self.model.predictor is not None:
+            self.model.predictor.requires_grad_(args.train_predictor)
+        main, aux = [], []
+        for name, p in self.model.named_parameters():
+            if p.requires_grad:
+                (aux if name.endswith("quantiles") else main).append(p)
+        self.opt = torch.optim.Adam(main, lr=args.lr)
+        self.aux_opt = torch.optim.Adam(aux, lr=1e-3)
+        self.step = 0
+        self.rng = np.random.default_rng(args.seed)
+        self.sensitivity = {c.tensor_id: torch.ones(c.latent_channels, device=self.device)
+                            for c in self.config.codecs}
+        self.log = []
+        sample = self.bank.batch(self.bank.train[:256])
+        self.var16 = float(sample.var())
+        self.var32 = float(self.teacher.s32(sample).var())
+        if not self._resume() and args.init:
+            self._init_from(Path(args.init))
+
+    # -- checkpoints
+    def _checkpoint_path(self) -> Path:
+        return self.run / "ckpt.pt"
+
+    def _resume(self) -> bool:
+        path = self._checkpoint_path()
+        if not path.exists():
+            return False
+        state = torch.load(path, map_location=self.device, weights_only=True)
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["opt"])
+        self.aux_opt.load_state_dict(state["aux_opt"])
+        self.step = int(state["step"])
+        self.rng.bit_generator.state = json.loads(state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+        self.sensitivity = {int(k): v.to(self.device) for k, v in state["sensitivity"].items()}
+        self.log = json.loads(state["log"])
+        print(f"resumed {path} at step {self.step}", flush=True)
+        return True
+
+    def _init_from(self, path: Path) -> None:
+        path = path / "ckpt.pt" if path.is_dir() else path
+        state = torch.load(path, map_location=self.device, weights_only=True)
+        self.model.load_state_dict(state["model"])
+        self.sensitivity = {int(k): v.to(self.device) for k, v in state["sensitivity"].items()}
+        print(f"initialised from {path} (step {state['step']})", flush=True)
+
+    def save(self) -> None:
+        state = {"model": self.model.state_dict(), "opt": self.opt.state_dict(), "aux_opt": self.aux_opt.state_dict(),
+                 "step": self.step, "rng": json.dumps(self.rng.bit_generator.state),
+                 "torch_rng": torch.get_rng_state(), "sensitivity": {str(k): v for k, v in self.sensitivity.items()},
+                 "log": json.dumps(self.log), "args": json.dumps(vars(self.args)),
+                 "config": json.dumps(self.config.to_dict())}
+        tmp = self._checkpoint_path().with_suffix(".tmp")
+        torch.save(state, tmp)
+        tmp.replace(self._checkpoint_path())
+
+    # -- loss
+    def distortion(self, s16_hat, s32_hat, s16, s32, raw_ref):
+        d16 = F.mse_loss(s16_hat, s16) / self.var16
+        d32 = F.mse_loss(s32_hat, s32) / self.var32
+        task = task_distortion(self.teacher.raw(s16_hat, s32_hat), raw_ref)
+        return d16 + d32 + self.args.alpha * task, (float(d16), float(d32), float(task))
+
+    def loss(self, s16: torch.Tensor, train: bool = True):
+        args = self.args
+        s32 = self.teacher.s32(s16)
+        with torch.no_grad():
+            raw_ref = self.teacher.raw(s16, s32)
+        groups = len(self.config.codecs[0].groups)
+        truncate = int(self.rng.integers(1, groups)) if (train and groups > 1 and args.w_trunc > 0) else None
+        out = self.model(s16, s32, truncate=truncate, noise=train)
+        bpp = out["bits"].mean() / NOMINAL_PIXELS
+        dist, parts = self.distortion(out["s16_hat"], out["s32_hat"], s16, s32, raw_ref)
+        total = bpp + args.lmbda * dist
+        info = {"bpp": float(bpp), "d16": parts[0], "d32": parts[1], "task": parts[2]}
+        if truncate is not None:
+            dist_t, parts_t = self.distortion(out["s16_trunc"], out["s32_trunc"], s16, s32, raw_ref)
+            total = total + args.lmbda * args.w_trunc * dist_t
+            info["task_trunc"] = parts_t[2]
+        if train:
+            for codec_out in out["codec"].values():
+                codec_out["y_hat"].retain_grad()
+        if train and args.w_order > 0 and groups > 1:
+            order = 0.0
+            for tid, codec_out in out["codec"].items():
+                gains = self.model.codecs[[c.config.tensor_id for c in self.model.codecs].index(tid)].gains()
+                mu = torch.cat([m / gains[g] for g, m in enumerate(codec_out["means"])], 1)
+                deviation = (codec_out["y_hat"] - mu).abs().mean(dim=(0, 2, 3))
+                importance = self.sensitivity[tid] * deviation
+                order = order + F.relu(importance[1:] - importance[:-1]).sum() / (importance.sum() + 1e-9)
+            total = total + args.w_order * order
+            info["order"] = float(order)
+        return total, info, out
+
+    def train(self) -> None:
+        args = self.args
+        start = time.perf_counter()
+        while self.step < args.steps:
+            lr = self._lr()
+            for group in self.opt.param_groups:
+                group["lr"] = lr
+            self.model.train()
+            batch = self.bank.batch(self.rng.choice(self.bank.train, args.batch, replace=False))
+            total, info, out = self.loss(batch)
+            self.opt.zero_grad(set_to_none=True)
+            total.backward()
+            torch.nn.utils.clip_grad_norm_([p for g in self.opt.param_groups for p in g["params"]], 1.0)
+            self.opt.step()
+            aux = sum(c.prior.loss() for c in self.model.codecs)
+            self.aux_opt.zero_grad(set_to_none=True)
+            aux.backward()
+            self.aux_opt.step()
+            self._update_sensitivity(out)
+            self.step += 1
+            if self.step % args.log_every == 0 or self.step == args.steps:
+                info.update(step=self.step, loss=float(total), lr=lr, s=round(time.perf_counter() - start, 1))
+                self.log.append(info)
+                print(json.dumps({k: (round(v, 5) if isinstance(v, float) else v) for k, v in info.items()}),
+                      flush=True)
+            if self.step % args.val_every == 0 or self.step == args.steps:
+                val = self.validate()
+                val["step"] = self.step
+                self.log.append({"val": val})
+                print("val", json.dumps(val), flush=True)
+            if self.step % args.save_every == 0 or self.step == args.steps:
+                self.save()
+
+    def _lr(self) -> float:
+        args = self.args
+        warm = min(1.0, (self.step + 1) / 100)
+        progress = self.step / max(1, args.steps)
+        return args.lr * warm * (args.lr_min_ratio + (1 - args.lr_min_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+    def _update_sensitivity(self, out) -> None:
+        for tid, codec_out in out["codec"].items():
+            grad = codec_out["y_hat"].grad
+            if grad is not None:
+                value = grad.abs().mean(dim=(0, 2, 3)).detach()
+                value = value / (value.mean() + 1e-12)
+                self.sensitivity[tid] = 0.95 * self.sensitivity[tid] + 0.05 * value
+
+    @torch.no_grad()
+    def validate(self, count: int = 256) -> dict:
+        self.model.eval()
+        indexes = self.bank.val[:count]
+        sums: dict = {}
+        for i in range(0, len(indexes), 32):
+            _, info, _ = self.loss(self.bank.batch(indexes[i:i + 32]), train=False)
+            for k, v in info.items():
+                sums[k] = sums.get(k, 0.0) + v * len(indexes[i:i + 32])
+        return {k: round(v / len(indexes), 5) for k, v in sums.items()}
+
+
+def export(run: Path, output: Path, device: str = "cpu") -> dict:
+    state = torch.load(run / "ckpt.pt", map_location="cpu", weights_only=True)
+    config = MfcConfig(**json.loads(state["config"]))
+    network = load_task_network(config.task_network, input_size=config.input_size, device=device)
+    model = build_model(config, network)
+    model.load_state_dict(state["model"])
+    args = json.loads(state["args"])
+    info = {"lambda": args["lmbda"], "alpha": args["alpha"], "steps": int(state["step"]), "variant": config.variant,
+            "train_predictor": args.get("train_predictor", False), "sensitivity": {
+                k: [round(float(x), 4) for x in v] for k, v in state["sensitivity"].items()}}
+    weights = export_runtime(model, info)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(weights, output)
+    print(f"wrote {output} ({output.stat().st_size} bytes)")
+    return weights
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train (or resume) one model")
+    t.add_argument("--run", required=True, help="run folder (checkpoint, log)")
+    t.add_argument("--bank", default="out/mfc/bank.pt")
+    t.add_argument("--variant", choices=VARIANTS, default="mfc")
+    t.add_argument("--lmbda", type=float, required=True)
+    t.add_argument("--alpha", type=float, default=1.0, help="weight of the task (distillation) term")
+    t.add_argument("--w-trunc", type=float, default=0.5, help="weight of the truncated-decode distortion")
+    t.add_argument("--w-order", type=float, default=0.002, help="weight of the channel-order loss")
+    t.add_argument("--latent", type=int, default=64)
+    t.add_argument("--groups", type=int, nargs="+", default=[4, 8, 16, 36])
+    t.add_argument("--width", type=int, default=64)
+    t.add_argument("--train-predictor", action="store_true", help="fine-tune the s32 predictor too")
+    t.add_argument("--steps", type=int, default=4000)
+    t.add_argument("--batch", type=int, default=16)
+    t.add_argument("--lr", type=float, default=3e-4)
+    t.add_argument("--lr-min-ratio", type=float, default=0.05)
+    t.add_argument("--init", default=None, help="run folder or checkpoint to start from (fine-tuning)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default="cpu")
+    t.add_argument("--threads", type=int, default=0)
+    t.add_argument("--log-every", type=int, default=50)
+    t.add_argument("--val-every", type=int, default=500)
+    t.add_argument("--save-every", type=int, default=250)
+    e = sub.add_parser("export", help="freeze a run into a weights file")
+    e.add_argument("--run", required=True)
+    e.add_argument("-o", "--output", required=True)
+    args = parser.parse_args(argv)
+    if args.command == "export":
+        export(Path(args.run), Path(args.output))
+        return 0
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    trainer = Trainer(args)
+    (trainer.run / "args.json").write_text(json.dumps(vars(args), indent=1))
+    trainer.train()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

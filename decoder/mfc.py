@@ -1,0 +1,105 @@
+"""Decoder of ``mfc``: the learned multi-scale feature codec (see ``encoder/mfc.py`` and ``docs/mfc.md``).
+
+The stream names its model (``ps_model_id``) and the hash of its weights file (``ps_model_hash``); the
+decoder refuses a stream whose hash differs from its own file's. Coded tensors are decoded group by
+group, each group's entropy parameters computed from the hyper latent and the groups before it, all in
+exact integer arithmetic; predicted tensors (``fh_coding_mode`` 1) come from the decoded reference
+tensor through the model's prediction network. With ``max_groups = k`` only the first k groups of each
+coded tensor are read; the others take their predicted means (a partial decode, not hash-checked).
+"""
+from __future__ import annotations
+
+import torch
+
+from ..common.bitstream import Bitstream
+from ..common.config import DecoderConfig
+from ..common.errors import BitstreamError, ConfigError
+from ..common.layers.exact import ACT_LIMIT, ACT_SCALE, from_fixed
+from ..common.models import zoo
+from ..common.models.mfc import GAIN_SCALE
+from ..common.output import DecodedOutput
+from ..common.syntax import structures as S
+from ..common.tools import ToolDecoder
+
+
+def _gain(value: float) -> int:
+    gain = value * GAIN_SCALE
+    if not (gain == int(gain) and 1 <= gain < (1 << 24)):
+        raise BitstreamError(f"mfc: cg_scale {value!r} is not a multiple of 2^-16 in [2^-16, 256)")
+    return int(gain)
+
+
+def _offset(value: float) -> int:
+    offset = value * ACT_SCALE
+    if not (offset == int(offset) and abs(offset) <= ACT_LIMIT):
+        raise BitstreamError(f"mfc: cg_offset {value!r} is not a multiple of 2^-10 within +-2048")
+    return int(offset)
+
+
+class MfcDecoder(ToolDecoder):
+    name = "mfc"
+
+    def decode(self, bitstream: Bitstream, config: DecoderConfig) -> DecodedOutput:
+        ps, fh = bitstream.parameter_set, bitstream.feature_header
+        if fh is None:
+            raise BitstreamError("mfc streams need a feature header")
+        if ps["ps_model_id"] == 0:
+            raise BitstreamError("mfc stream without a model id")
+        max_groups = config.max_groups
+        if max_groups is not None and (not isinstance(max_groups, int) or max_groups < 0):
+            raise ConfigError(f"--max-groups must be a non-negative integer, not {max_groups!r}")
+        model = zoo.load_for_decoder(ps["ps_model_id"], ps.get("ps_model_hash"), config.device)
+        runtime = model.runtime
+        mconfig = runtime.config
+        network = S.TASK_NETWORKS.get(ps["ps_task_network_id"])
+        if network != mconfig.task_network or (ps["ps_task_input_width"], ps["ps_task_input_height"]) != (
+                mconfig.input_size, mconfig.input_size):
+            raise BitstreamError(f"mfc model {ps['ps_model_id']} codes {mconfig.task_network} features at "
+                                 f"{mconfig.input_size}x{mconfig.input_size}; the stream says otherwise")
+        tensors = fh["tensors"]
+        if [t["fh_tensor_id"] for t in tensors] != list(range(len(mconfig.tensor_shapes))):
+            raise BitstreamError("mfc: the feature header must list tensors 0..N-1 of the model in order")
+        for tensor, shape in zip(tensors, mconfig.tensor_shapes):
+            if (tensor["fh_channels"], tensor["fh_height"], tensor["fh_width"]) != tuple(shape):
+                raise BitstreamError(f"mfc: tensor {tensor['fh_tensor_id']} is not {'x'.join(map(str, shape))}")
+            if tensor["fh_range_flag"] or tensor["fh_packing_idc"]:
+                raise BitstreamError("mfc tensors are neither range-normalised nor packed")
+            coded = tensor["fh_tensor_id"] in runtime.codecs
+            expected = 0 if coded else 1
+            if tensor["fh_coding_mode"] != expected:
+                raise BitstreamError(f"mfc model {ps['ps_model_id']} needs fh_coding_mode {expected} for tensor "
+                                     f"{tensor['fh_tensor_id']}, the stream has {tensor['fh_coding_mode']}")
+            if not coded and tensor["fh_reference_id"] != 0:
+                raise BitstreamError("mfc predicts tensor 1 from tensor 0 only")
+        if any(unit["pl_type"] != 0 for unit in bitstream.payloads):
+            raise BitstreamError("mfc payloads are entropy-coded substreams (pl_type 0)")
+        headers = {cg["cg_tensor_id"]: cg for cg in bitstream.channel_group_headers}
+        if len(headers) != len(bitstream.channel_group_headers):
+            raise BitstreamError("mfc: two channel-group headers for one tensor")
+
+        decoded: dict[int, torch.Tensor] = {}
+        partial = False
+        for tensor_id, codec in sorted(runtime.codecs.items()):
+            cg = headers.get(tensor_id)
+            if cg is None:
+                raise BitstreamError(f"mfc: no channel-group header for tensor {tensor_id}")
+            sizes = tuple(g["cg_group_size"] for g in cg["groups"])
+            if sizes != codec.config.groups or cg["cg_channel_order_flag"]:
+                raise BitstreamError(f"mfc model {ps['ps_model_id']}: tensor {tensor_id} needs groups "
+                                     f"{codec.config.groups} in model order")
+            gains = [_gain(g["cg_scale"]) for g in cg["groups"]]
+            offsets = [_offset(g["cg_offset"]) for g in cg["groups"]]
+            count = len(sizes) if max_groups is None else min(max_groups, len(sizes))
+            partial = partial or count < len(sizes)
+            streams = [bitstream.payload(tensor_id, g) if g < count else None for g in range(len(sizes))]
+            z_bytes = bitstream.payload(tensor_id, len(sizes))
+            height, width = mconfig.tensor_shapes[tensor_id][1:]
+            decoded[tensor_id] = codec.decode(z_bytes, streams, height, width, gains, offsets)
+        for tensor in tensors:
+            if tensor["fh_coding_mode"] == 1:
+                decoded[tensor["fh_tensor_id"]] = runtime.predict(decoded[tensor["fh_reference_id"]])
+        output = DecodedOutput(partial=partial)
+        for tensor in tensors:
+            output.features.append(from_fixed(decoded[tensor["fh_tensor_id"]])[0].cpu().numpy())
+            output.feature_names.append(f"tensor{tensor['fh_tensor_id']}")
+        return output

@@ -1,0 +1,81 @@
+"""Encoder of ``mfc``: the learned multi-scale feature codec (split inference).
+
+NN part 1 -> the split tensors ``s16`` (tensor 0) and ``s32`` (tensor 1). ``s16`` is coded by the basic-
+scale codec (BFC) of the model; ``s32`` is predicted from the decoded ``s16`` (``fh_coding_mode`` 1,
+``fh_reference_id`` 0), or, in the ``noxs`` ablation, coded by its own BFC. Per coded tensor the stream
+holds one channel-group header (group sizes, gains, no explicit order: the latent's channels are in
+importance order by training) and ``G + 1`` entropy-coded payloads: ``pl_group_idx`` ``G`` is the
+hyper latent (side information), written first, then groups 0..G-1. See ``docs/mfc.md``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..common.bitstream import Bitstream, new_parameter_set
+from ..common.config import EncoderConfig
+from ..common.errors import ConfigError
+from ..common.models import zoo
+from ..common.models.mfc import GAIN_SCALE
+from ..common.syntax import structures as S
+from ..common.tasknet.registry import load_task_network
+from ..common.tools import ToolEncoder
+
+TASK_NETWORK_IDS = {name: idx for idx, name in S.TASK_NETWORKS.items()}
+ENTROPY_PAYLOAD = 0
+_NETWORKS: dict = {}
+
+
+def task_network(name: str, size: int, device: str):
+    key = (name, size, str(device))
+    if key not in _NETWORKS:
+        _NETWORKS[key] = load_task_network(name, input_size=size, device=device)
+    return _NETWORKS[key]
+
+
+class MfcEncoder(ToolEncoder):
+    name = "mfc"
+
+    def encode(self, rgb: np.ndarray, config: EncoderConfig) -> Bitstream:
+        variant = config.model or "mfc"
+        quality = config.quality if config.quality is not None else zoo.DEFAULT_QUALITY
+        model = zoo.load_for_encoder(variant, quality, config.device)
+        runtime = model.runtime
+        mconfig = runtime.config
+        if config.task_network != mconfig.task_network or config.task_input_size != mconfig.input_size:
+            raise ConfigError(f"mfc model {model.path.name} codes {mconfig.task_network} features at "
+                              f"{mconfig.input_size}x{mconfig.input_size}, not {config.task_network} at "
+                              f"{config.task_input_size}")
+        network = task_network(mconfig.task_network, mconfig.input_size, config.device)
+        with torch.no_grad():
+            tensors = network.part1(network.preprocess(rgb))
+        specs = network.feature_specs()
+        if [tuple(s.shape[1:]) for s in specs] != [tuple(s) for s in mconfig.tensor_shapes]:
+            raise ConfigError(f"mfc model {model.path.name} does not fit the split tensors of {network.name}")
+        height, width = rgb.shape[:2]
+        ps = new_parameter_set(self.name, width, height, ps_model_id=model.model_id, ps_model_hash=model.hash,
+                               ps_task_network_id=TASK_NETWORK_IDS[mconfig.task_network],
+                               ps_task_input_width=mconfig.input_size, ps_task_input_height=mconfig.input_size)
+        header = {"fh_num_tensors": len(specs), "tensors": []}
+        bitstream = Bitstream(ps, header)
+        for tensor_id, spec in enumerate(specs):
+            entry = dict(fh_tensor_id=tensor_id, fh_channels=spec.channels, fh_height=spec.height,
+                         fh_width=spec.width, fh_stride_log2=int(spec.stride).bit_length() - 1,
+                         fh_coding_mode=0, fh_range_flag=0, fh_packing_idc=0)
+            if runtime.codecs.get(tensor_id) is None:
+                entry.update(fh_coding_mode=1, fh_reference_id=0)
+            header["tensors"].append(entry)
+        for tensor_id in sorted(runtime.codecs):
+            codec = runtime.codecs[tensor_id]
+            z_bytes, streams, _ = codec.encode(tensors[tensor_id])
+            groups = codec.config.groups
+            bitstream.channel_group_headers.append({
+                "cg_tensor_id": tensor_id, "cg_num_channels": codec.config.latent_channels,
+                "cg_num_groups": len(groups),
+                "groups": [{"cg_group_size": size, "cg_scale": gain / GAIN_SCALE, "cg_offset": 0.0}
+                           for size, gain in zip(groups, codec.gains_q16)],
+                "cg_channel_order_flag": 0})
+            bitstream.add_payload(z_bytes, ENTROPY_PAYLOAD, tensor_id, len(groups))
+            for group, data in enumerate(streams):
+                bitstream.add_payload(data, ENTROPY_PAYLOAD, tensor_id, group)
+        return bitstream

@@ -1,0 +1,113 @@
+"""CTC configuration files: the shipped ones, overrides, and the checks that stop a run up front."""
+from pathlib import Path
+
+import pytest
+
+from icm.common.errors import ConfigError, InputError
+from icm.ctc_scripts.config import apply_override, config_from_dict, load_ctc_config, read_yaml
+from icm.ctc_scripts.dataset import load_dataset
+
+REPO = Path(__file__).resolve().parent.parent
+CTC_DIR = REPO / "cfg" / "ctc"
+
+
+def test_shipped_coco_val_dev_config(shared):
+    config = load_ctc_config(CTC_DIR / "coco-val-dev.yaml")
+    assert config.name == "coco-val-dev" and config.task_network == "yolo-fastest-1.1-xl"
+    assert config.task_input_size == 320 and config.device == "cpu"
+    assert [c.name for c in config.codecs] == ["uncompressed", "vvc-image", "vvc-image-task", "vvc-feature"]
+    assert config.codec("vvc-image").qps == [22, 27, 32, 37, 42, 47]
+    assert config.codec("vvc-image-task").qps == [22, 27, 32, 37, 42, 47]
+    assert config.codec("vvc-image-task").resample == "task"
+    assert config.anchors == ["vvc-image", "vvc-image-task"] and config.reference == "uncompressed"
+    encoder = config.encoder_config(config.codec("vvc-image-task"), 37)
+    assert (encoder.tool, encoder.qp, encoder.resample, encoder.inner.preset) == ("vvc-image", 37, "task", "medium")
+    assert len(config.points()) == 1 + 6 + 6 + 6
+    dataset = load_dataset(config.dataset)
+    assert len(dataset) == 64 and dataset.annotations.name == "instances_det.json"
+    assert config.output_dir() == Path("results") / "coco-val-dev"
+
+
+def test_small_config_and_options(shared):
+    config = load_ctc_config(CTC_DIR / "small.yaml", preset="slow", limit=2, jobs=3, device="cpu",
+                             bootstrap=7, output="/tmp/x", codecs=["uncompressed", "vvc-feature"])
+    assert [c.name for c in config.codecs] == ["uncompressed", "vvc-feature"]
+    assert config.anchors == [] and config.jobs == 3 and config.statistics.bootstrap == 7
+    assert config.encoder_config(config.codec("vvc-feature"), 32).inner.preset == "slow"
+    assert len(load_dataset(config.dataset)) == 2
+    assert config_from_dict(config.to_dict()) == config
+
+
+def test_point_key_follows_the_settings(shared):
+    config = load_ctc_config(CTC_DIR / "small.yaml")
+    image = config.codec("vvc-image")
+    key = config.point_key(image, 37)
+    assert key == load_ctc_config(CTC_DIR / "small.yaml", jobs=2).point_key(image, 37)
+    assert key != config.point_key(image, 47)
+    assert key != load_ctc_config(CTC_DIR / "small.yaml", preset="medium").point_key(image, 37)
+    assert key != load_ctc_config(CTC_DIR / "small.yaml", overrides=["task_input_size=416"]).point_key(image, 37)
+    uncompressed = config.codec("uncompressed")
+    assert config.point_key(uncompressed, None) == \
+        load_ctc_config(CTC_DIR / "small.yaml", preset="medium").point_key(uncompressed, None)
+
+
+def test_overrides():
+    values = {"dataset": {"name": "x"}, "codecs": [{"name": "a", "tool": "vvc-image", "qps": [1]}]}
+    apply_override(values, "statistics.bootstrap=10")
+    apply_override(values, "codecs.a.qps=[22, 27]")
+    apply_override(values, "codecs.a.inner.preset=fast")
+    apply_override(values, "device=cuda")
+    assert values["statistics"] == {"bootstrap": 10} and values["device"] == "cuda"
+    assert values["codecs"][0]["qps"] == [22, 27] and values["codecs"][0]["inner"] == {"preset": "fast"}
+    for bad in ("nonsense", "codecs.b.qps=[1]", "codecs.a=1", "dataset.name.x=1"):
+        with pytest.raises(ConfigError):
+            apply_override(values, bad)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"codecs": []}, "non-empty list"),
+    ({"codecs": [{"tool": "vvc-image", "qps": [37]}, {"tool": "vvc-image", "qps": [32]}]}, "used twice"),
+    ({"codecs": [{"tool": "vvc-image", "qps": [37, 37]}]}, "listed twice"),
+    ({"codecs": [{"tool": "vvc-image", "qps": ["a"]}]}, "must be an integer"),
+    ({"codecs": [{"tool": "vvc-image", "qps": [-1]}]}, "outside 0..63"),
+    ({"codecs": [{"tool": "uncompressed", "qps": [37]}]}, "takes no qps"),
+    ({"codecs": [{"tool": "vvc-feature", "qps": [37], "resample": "task"}]}, "vvc-image setting"),
+    ({"codecs": [{"tool": "vvc-image", "qps": [37], "settings": {"qp": 3}}]}, "unknown key 'qp'"),
+    ({"codecs": [{"tool": "vvc-image", "qps": [37], "inner": {"preset": "warp"}}]}, "unknown preset"),
+    ({"anchors": ["vvc-feature"]}, "anchor 'vvc-feature'"),
+    ({"reference": "vvc-image"}, "must name an uncompressed codec"),
+    ({"device": "tpu"}, "unknown device"),
+    ({"statistics": {"confidence": 2}}, "statistics.confidence"),
+    ({"bd": {"methods": ["akima"]}}, "bd.methods"),
+    ({"name": "a b"}, "name must be"),
+])
+def test_bad_values(change, message):
+    values = {"name": "t", "dataset": {"name": "x", "images": "/tmp"},
+              "codecs": [{"tool": "uncompressed"}, {"tool": "vvc-image", "qps": [37]}], **change}
+    with pytest.raises(ConfigError, match=message):
+        load_ctc_config(values=values)
+
+
+def test_dataset_errors(tmp_path):
+    values = {"dataset": {"name": "x", "images": str(tmp_path / "none")}, "codecs": [{"tool": "uncompressed"}]}
+    with pytest.raises(InputError, match="image folder not found"):
+        load_dataset(load_ctc_config(values=values).dataset)
+    (tmp_path / "empty").mkdir()
+    values["dataset"]["images"] = str(tmp_path / "empty")
+    with pytest.raises(InputError, match="no images"):
+        load_dataset(load_ctc_config(values=values).dataset)
+    (tmp_path / "empty" / "a.png").write_bytes(b"")
+    (tmp_path / "empty" / "a.jpg").write_bytes(b"")
+    with pytest.raises(InputError, match="two images named 'a"):
+        load_dataset(load_ctc_config(values=values).dataset)
+
+
+def test_relative_paths_are_relative_to_the_config(tmp_path):
+    (tmp_path / "pics").mkdir()
+    (tmp_path / "pics" / "b.png").write_bytes(b"")
+    (tmp_path / "c.yaml").write_text("dataset: {images: pics}\ncodecs: [{tool: uncompressed}]\n")
+    config = load_ctc_config(tmp_path / "c.yaml")
+    assert config.name == "c" and Path(config.dataset.images) == tmp_path / "pics"
+    dataset = load_dataset(config.dataset)
+    assert dataset.files == ["b.png"] and dataset.image_ids == [1] and dataset.annotations is None
+    assert read_yaml(tmp_path / "c.yaml")["codecs"] == [{"tool": "uncompressed"}]
