@@ -298,7 +298,7 @@ def export(run: Path, output: Path, device: str = "cpu") -> dict:
     info = {"lambda": args["lmbda"], "alpha": args["alpha"], "steps": int(state["step"]), "variant": config.variant,
             "train_predictor": args.get("train_predictor", False), "sensitivity": {
                 k: [round(float(x), 4) for x in v] for k, v in state["sensitivity"].items()}}
-    weights = export_runtime(model, info)
+    weights = export_runtime(model, info, store_predictor=bool(args.get("train_predictor")))
     output.parent.mkdir(parents=True, exist_ok=True)
     torch.save(weights, output)
     print(f"wrote {output} ({output.stat().st_size} bytes)")
