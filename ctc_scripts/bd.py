@@ -14,7 +14,8 @@ Negative BD-rate = the test codec needs less rate; positive BD-mAP = it is more 
 A curve whose accuracy does not rise with the rate cannot be inverted (BD-rate needs rate as a function
 of accuracy): its dominated points are dropped (the Pareto front is kept) and a warning says which. A
 warning is also given when the overlap is below ``min_overlap`` of the union of the two ranges; no overlap
-gives NaN. The results are the same with the bjontegaard package (tested).
+gives NaN, and so does a mean rate ratio beyond 100x either way (the fits diverged: it happens to the cubic
+fit when the accuracy saturates). The results are the same as the bjontegaard package's (tested).
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 METHODS = ("pchip", "cubic")
+MAX_LOG10_RATE_RATIO = 2.0  # a BD-rate beyond 100x (or 1/100x) means the fits diverged: NaN with a warning
 
 
 @dataclass
@@ -107,7 +109,12 @@ def bd_rate_detail(rate_anchor, acc_anchor, rate_test, acc_test, method: str = "
     xt, yt = _curve(rate_test, acc_test, "test", warnings)
     # Rate as a function of accuracy: x = accuracy, y = log10 rate.
     mean, overlap = _delta(ya, xa, yt, xt, method, min_overlap, warnings, "accuracy")
-    value = (10.0 ** mean - 1.0) * 100.0 if math.isfinite(mean) else float("nan")
+    value = float("nan")
+    if math.isfinite(mean):
+        if abs(mean) <= MAX_LOG10_RATE_RATIO:
+            value = (10.0 ** mean - 1.0) * 100.0
+        else:  # e.g. a cubic through a saturating curve, inverted: no meaningful rate ratio
+            warnings.append(f"the fitted curves diverge (mean rate ratio 10^{mean:.3g}): BD-rate not given")
     return BDResult(value, method, overlap, warnings)
 
 

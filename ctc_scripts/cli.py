@@ -38,8 +38,13 @@ def main():
 @guarded("icm-ctc")
 def run(config_path, output, jobs, device, preset, limit, codecs, bootstrap, overrides, check, quiet):
     """Run the CTC of CONFIG.yaml (finishing what an earlier run left), then write its report."""
+    import signal
+
     from .config import check_resources, load_ctc_config
     from .runner import plan, run_ctc
+
+    # A run started in the background (nohup ... &) inherits an ignored SIGINT: make kill -INT stop it too.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     config = load_ctc_config(config_path, overrides=list(overrides), output=output, jobs=jobs, device=device,
                              preset=preset, limit=limit, codecs=list(codecs) or None, bootstrap=bootstrap)

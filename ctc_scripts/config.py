@@ -11,13 +11,13 @@ import copy
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import yaml
 
 from ..common.config import PRESETS, DecoderConfig, EncoderConfig, load_config
-from ..common.errors import ConfigError, IcmError, ResourceError
+from ..common.errors import ConfigError, ResourceError
 
 UNCOMPRESSED = "uncompressed"
 DEFAULT_OUTPUT_ROOT = "results"
@@ -27,13 +27,18 @@ RECORD_VERSION = 1
 TOP_KEYS = {"name", "dataset", "task_network", "task_input_size", "device", "inner", "codecs", "anchors",
             "reference", "output", "jobs", "statistics", "bd"}
 DATASET_KEYS = {"name", "images", "annotations", "segmentation_annotations", "limit", "extensions"}
-CODEC_KEYS = {"name", "tool", "qps", "resample", "settings", "inner", "label"}
+CODEC_KEYS = {"name", "tool", "qps", "qualities", "resample", "settings", "inner", "label"}
 STATISTICS_KEYS = {"bootstrap", "confidence", "seed", "fidelity_threshold"}
 BD_KEYS = {"methods", "min_overlap"}
 INNER_KEYS = {"encoder", "decoder", "preset", "vtm_encoder", "vtm_decoder", "vtm_cfg"}
 BD_METHODS = ("pchip", "cubic")
-# EncoderConfig fields a codec may set under ``settings`` (the rest come from the CTC's top level).
-SETTINGS_KEYS = {"feature_bit_depth", "colour_matrix", "full_range", "resample"}
+# EncoderConfig fields the CTC sets itself; a codec's ``settings`` may set any other (resample, feature_bit_depth,
+# colour_matrix, full_range, model, ... whatever EncoderConfig has).
+MANAGED_KEYS = {"tool", "qp", "quality", "task_network", "task_input_size", "device", "inner"}
+
+
+def settings_keys() -> set:
+    return {f.name for f in fields(EncoderConfig)} - MANAGED_KEYS
 
 
 @dataclass
@@ -48,7 +53,8 @@ class DatasetConfig:
 
 @dataclass
 class CodecConfig:
-    """One curve: a coding tool at a list of QPs (``qps`` is empty for ``uncompressed``)."""
+    """One curve: a coding tool at a list of QPs, or of qualities (learned tools' rate points); neither
+    for ``uncompressed``."""
 
     name: str
     tool: str
@@ -57,10 +63,20 @@ class CodecConfig:
     settings: dict = field(default_factory=dict)
     inner: dict = field(default_factory=dict)
     label: str | None = None
+    qualities: list[int] = field(default_factory=list)
 
     @property
     def coded(self) -> bool:
         return self.tool != UNCOMPRESSED
+
+    @property
+    def parameter(self) -> str | None:
+        """What the rate points set: "qp", "quality", or None (uncompressed)."""
+        return None if not self.coded else ("quality" if self.qualities else "qp")
+
+    @property
+    def values(self) -> list[int]:
+        return self.qualities if self.qualities else self.qps
 
 
 @dataclass
@@ -105,11 +121,13 @@ class CtcConfig:
     def output_dir(self) -> Path:
         return Path(self.output) if self.output else Path(DEFAULT_OUTPUT_ROOT) / self.name
 
-    def encoder_config(self, codec: CodecConfig, qp: int) -> EncoderConfig:
-        """The icm-enc settings of one point (the exact object ``icm-enc -c`` would build)."""
+    def encoder_config(self, codec: CodecConfig, value: int) -> EncoderConfig:
+        """The icm-enc settings of one point, ``value`` being its QP or quality (the exact object
+        ``icm-enc -c`` would build)."""
         inner = {**self.inner, **codec.inner}
-        values = dict(tool=codec.tool, qp=qp, task_network=self.task_network, task_input_size=self.task_input_size,
+        values = dict(tool=codec.tool, task_network=self.task_network, task_input_size=self.task_input_size,
                       device=self.device, **codec.settings)
+        values[codec.parameter] = value
         if codec.resample is not None:
             values["resample"] = codec.resample
         return load_config(EncoderConfig, None, **values, **{f"inner_{k}": v for k, v in inner.items()})
@@ -125,7 +143,8 @@ class CtcConfig:
         described = {"version": RECORD_VERSION, "tool": codec.tool, "task_network": self.task_network,
                      "task_input_size": self.task_input_size, "device_type": self.device.split(":")[0]}
         if codec.coded:
-            encoder = asdict(self.encoder_config(codec, qp))
+            # Settings that are None (unset, e.g. fields a later EncoderConfig adds) do not enter the key.
+            encoder = {k: v for k, v in asdict(self.encoder_config(codec, qp)).items() if v is not None}
             encoder.pop("device")
             for key in ("vtm_encoder", "vtm_decoder", "decoder"):
                 encoder["inner"].pop(key)
@@ -139,8 +158,8 @@ class CtcConfig:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def points(self) -> list[tuple[CodecConfig, int | None]]:
-        """Every (codec, qp) point in configuration order; ``uncompressed`` has qp None."""
-        return [(codec, qp) for codec in self.codecs for qp in (codec.qps if codec.coded else [None])]
+        """Every (codec, QP or quality) point in configuration order; ``uncompressed`` has None."""
+        return [(codec, value) for codec in self.codecs for value in (codec.values if codec.coded else [None])]
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -392,28 +411,40 @@ def _codec(entry, where: str) -> CodecConfig:
     name = str(entry.get("name") or tool)
     if "/" in name or name.startswith(".") or not name.strip():
         raise ConfigError(f"{where}: bad codec name {name!r}")
-    qps = entry.get("qps", [])
+    qps, qualities = entry.get("qps", []), entry.get("qualities", [])
     if tool == UNCOMPRESSED:
+        if qps or qualities:
+            raise ConfigError(f"{where}: '{UNCOMPRESSED}' takes no qps or qualities")
+        qps = qualities = []
+    elif qualities:
         if qps:
-            raise ConfigError(f"{where}: '{UNCOMPRESSED}' takes no qps")
-        qps = []
+            raise ConfigError(f"{where} ({name}): give 'qps' or 'qualities', not both")
+        if "quality" not in {f.name for f in fields(EncoderConfig)}:
+            raise ConfigError(f"{where} ({name}): this version's encoder has no 'quality' setting")
+        qualities = _value_list(qualities, f"{where} ({name})", "qualities", "quality", 0, None)
     else:
-        if isinstance(qps, int) and not isinstance(qps, bool):
-            qps = [qps]
-        if not isinstance(qps, list) or not qps:
-            raise ConfigError(f"{where} ({name}): 'qps' must be a non-empty list of QPs")
-        qps = [_int(q, f"{where} ({name}): QP", 0, 63) for q in qps]
-        if len(set(qps)) != len(qps):
-            raise ConfigError(f"{where} ({name}): a QP is listed twice")
+        qps = _value_list(qps, f"{where} ({name})", "qps", "QP", 0, 63)
     settings = entry.get("settings") or {}
-    _check_keys(settings, SETTINGS_KEYS, f"{where} ({name}): settings")
+    _check_keys(settings, settings_keys(), f"{where} ({name}): settings")
     inner = entry.get("inner") or {}
     _check_keys(inner, INNER_KEYS, f"{where} ({name}): inner")
     resample = entry.get("resample")
     if resample is not None and tool != "vvc-image":
         raise ConfigError(f"{where} ({name}): 'resample' is a vvc-image setting")
-    return CodecConfig(name=name, tool=tool, qps=qps, resample=None if resample is None else str(resample),
+    return CodecConfig(name=name, tool=tool, qps=qps, qualities=qualities,
+                       resample=None if resample is None else str(resample),
                        settings=dict(settings), inner=dict(inner), label=entry.get("label"))
+
+
+def _value_list(values, where: str, key: str, what: str, minimum: int, maximum: int | None) -> list[int]:
+    if isinstance(values, int) and not isinstance(values, bool):
+        values = [values]
+    if not isinstance(values, list) or not values:
+        raise ConfigError(f"{where}: '{key}' must be a non-empty list of {what} values")
+    values = [_int(v, f"{where}: {what}", minimum, maximum) for v in values]
+    if len(set(values)) != len(values):
+        raise ConfigError(f"{where}: a {what} is listed twice")
+    return values
 
 
 # -- resources ------------------------------------------------------------------------------------
@@ -432,7 +463,7 @@ def check_resources(config: CtcConfig):
     for codec in config.codecs:
         if not codec.coded:
             continue
-        encoder = config.encoder_config(codec, codec.qps[0])
+        encoder = config.encoder_config(codec, codec.values[0])
         if codec.tool == "vvc-image" and encoder.resample is not None:
             from ..anchors.vvc_image import coded_size
             coded_size(640, 480, encoder)
@@ -479,4 +510,4 @@ def check_inner_codec(inner) -> None:
 
 
 __all__ = ["CtcConfig", "CodecConfig", "DatasetConfig", "StatisticsConfig", "BdConfig", "UNCOMPRESSED",
-           "load_ctc_config", "check_resources", "check_inner_codec", "apply_override", "IcmError"]
+           "load_ctc_config", "check_resources", "check_inner_codec", "apply_override", "config_from_dict"]

@@ -48,10 +48,11 @@ def random_crop(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.ascontiguousarray(crop)
 
 
-def build_bank(output: Path, per_image: int, seed: int, network_name: str = "yolo-fastest-1.1-xl") -> dict:
+def build_bank(output: Path, per_image: int, seed: int, network_name: str = "yolo-fastest-1.1-xl",
+               pictures: list[Path] | None = None) -> dict:
     network = load_task_network(network_name, input_size=320)
     rng = np.random.default_rng(seed)
-    pictures = training_pictures()
+    pictures = training_pictures() if pictures is None else list(pictures)
     features, picture_index = [], []
     start = time.perf_counter()
     for index, path in enumerate(pictures):
@@ -66,7 +67,7 @@ def build_bank(output: Path, per_image: int, seed: int, network_name: str = "yol
             print(f"{index + 1}/{len(pictures)} pictures, {len(features)} samples, "
                   f"{time.perf_counter() - start:.0f} s", flush=True)
     bank = {"s16": torch.stack(features), "picture": torch.tensor(picture_index),
-            "files": [str(p.relative_to(shared_path())) for p in pictures],
+            "files": [p.name for p in pictures],
             "network": network_name, "per_image": per_image, "seed": seed}
     output.parent.mkdir(parents=True, exist_ok=True)
     torch.save(bank, output)

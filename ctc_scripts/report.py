@@ -32,13 +32,12 @@ from .metrics import CocoScores, has_segmentation, load_ground_truth
 from .runner import COMPLEXITY_FILE, RUN_FILE, point_dir, point_name, read_record
 from .stats import bootstrap_weights, isotonic_fit, pareto_mask, percentile_interval
 
-POINT_COLUMNS = ["dataset", "codec", "tool", "qp", "images", "bits", "bpp", "mAP", "mAP50",
+POINT_COLUMNS = ["dataset", "codec", "tool", "qp", "quality", "images", "bits", "bpp", "mAP", "mAP50",
                  "mAP_ci_low", "mAP_ci_high", "mAP50_ci_low", "mAP50_ci_high", "fidelity", "fidelity_ci_low",
                  "fidelity_ci_high", "segm_mAP", "segm_mAP50", "pareto", "mAP_monotonic", "encode_s", "decode_s",
                  "task_s", "encode_kmac_px", "decode_kmac_px", "task_kmac_px"]
 SUMMARY_COLUMNS = ["dataset", "codec", "anchor", "metric", "method", "bd_rate", "bd_rate_ci_low", "bd_rate_ci_high",
                    "bd_metric", "bd_metric_ci_low", "bd_metric_ci_high", "overlap", "replicates", "warnings"]
-REPORT_FILES = ("points.csv", "summary.csv", "report.md", "report.json", "rd.png")
 
 
 class IncompleteError(IcmError):
@@ -63,9 +62,9 @@ def collect_records(folder: Path, config: CtcConfig, dataset: Dataset, keys: dic
     """``{point name: {"codec", "qp", "records": [per image], "complexity"}}``; IncompleteError if any is missing."""
     points, missing = {}, []
     for codec, qp in config.points():
-        name = point_name(codec.name, qp)
-        key = keys[name]
-        directory = point_dir(folder, codec.name, qp)
+        name = point_name(codec, qp)
+        key = keys.get(name)
+        directory = point_dir(folder, codec, qp)
         records = [read_record(directory / (Path(f).stem + ".json"), key) for f in dataset.files]
         complexity = read_record(directory / COMPLEXITY_FILE, key)
         absent = sum(r is None for r in records) + (complexity is None)
@@ -102,7 +101,7 @@ def evaluate_run(folder: str | Path, bootstrap: int | None = None) -> dict:
     segmentation_gt = load_ground_truth(segmentation_file) if segmentation_file else None
     fidelity_gt = None
     if config.reference:
-        reference = points[point_name(config.reference, None)]["records"]
+        reference = points[point_name(config.codec(config.reference), None)]["records"]
         fidelity_gt = load_ground_truth(reference_ground_truth(
             {r["image_id"]: r for r in reference}, stats.fidelity_threshold))
 
@@ -112,7 +111,9 @@ def evaluate_run(folder: str | Path, bootstrap: int | None = None) -> dict:
         bits = np.array([r["bits"] for r in records], float)
         pixels = np.array([r["width"] * r["height"] for r in records], float)
         row = {"dataset": dataset.name, "codec": codec.name, "label": codec.label or codec.name, "tool": codec.tool,
-               "qp": point["qp"], "images": len(records), "bits": int(bits.sum()),
+               "qp": point["qp"] if codec.parameter == "qp" else None,
+               "quality": point["qp"] if codec.parameter == "quality" else None, "point": name,
+               "images": len(records), "bits": int(bits.sum()),
                "bpp": float(bits.sum() / pixels.sum()) if codec.coded else None,
                "encode_s": float(np.mean([r["encode_s"] for r in records])),
                "decode_s": float(np.mean([r["decode_s"] for r in records])),
@@ -139,13 +140,15 @@ def evaluate_run(folder: str | Path, bootstrap: int | None = None) -> dict:
                 row["fidelity50"] = _pct(value["mAP50"])
                 if boot is not None:
                     sample["fidelity"] = 100 * boot["mAP"]
-                    row["fidelity_ci"] = percentile_interval(sample["fidelity"], stats.confidence)
+                    row["fidelity_ci"] = percentile_interval(sample["fidelity"], stats.confidence, row["fidelity"])
             else:
                 row[f"{metric}mAP"], row[f"{metric}mAP50"] = _pct(value["mAP"]), _pct(value["mAP50"])
                 if boot is not None:
                     sample[f"{metric}mAP"], sample[f"{metric}mAP50"] = 100 * boot["mAP"], 100 * boot["mAP50"]
-                    row[f"{metric}mAP_ci"] = percentile_interval(sample[f"{metric}mAP"], stats.confidence)
-                    row[f"{metric}mAP50_ci"] = percentile_interval(sample[f"{metric}mAP50"], stats.confidence)
+                    row[f"{metric}mAP_ci"] = percentile_interval(sample[f"{metric}mAP"], stats.confidence,
+                                                                 row[f"{metric}mAP"])
+                    row[f"{metric}mAP50_ci"] = percentile_interval(sample[f"{metric}mAP50"], stats.confidence,
+                                                                   row[f"{metric}mAP50"])
         rows.append(row)
         samples[name] = sample
 
@@ -194,12 +197,12 @@ def _bd_rows(config: CtcConfig, dataset: Dataset, rows: list[dict], samples: dic
                              "method": method, "bd_rate": rate.value, "bd_metric": value.value,
                              "overlap": rate.overlap, "warnings": sorted(set(rate.warnings + value.warnings)),
                              "replicates": 0}
-                    keys_a = [point_name(anchor, r["qp"]) for r in anchor_rows]
-                    keys_t = [point_name(codec.name, r["qp"]) for r in test_rows]
+                    keys_a = [r["point"] for r in anchor_rows]
+                    keys_t = [r["point"] for r in test_rows]
                     if samples[keys_a[0]].get("bpp") is not None and metric in samples[keys_a[0]]:
                         rates_b, values_b = _bootstrap_bd(samples, keys_a, keys_t, metric, method)
-                        entry["bd_rate_ci"] = percentile_interval(rates_b, stats.confidence)
-                        entry["bd_metric_ci"] = percentile_interval(values_b, stats.confidence)
+                        entry["bd_rate_ci"] = percentile_interval(rates_b, stats.confidence, rate.value)
+                        entry["bd_metric_ci"] = percentile_interval(values_b, stats.confidence, value.value)
                         entry["replicates"] = int(np.isfinite(rates_b).sum())
                     out.append(entry)
     return out
@@ -288,7 +291,7 @@ def markdown(report: dict) -> str:
     for row in report["points"]:
         segm = f" (segm {row['segm_mAP']:.1f})" if row.get("segm_mAP") is not None else ""
         lines.append(
-            f"| {row['label']} | {row['qp'] if row['qp'] is not None else '-'} | "
+            f"| {row['label']} | {_rate_point(row)} | "
             f"{_fmt(row['bpp'], 4) or '-'} | {_ci(row, 'mAP')}{segm} | {_ci(row, 'mAP50')} | "
             f"{_ci(row, 'fidelity')} | {_fmt(row.get('mAP_pareto'), 0) or '-'} | "
             f"{_fmt(row.get('mAP_monotonic'), 1) or '-'} | {row['encode_s']:.3f} | {row['decode_s']:.3f} | "
@@ -308,12 +311,19 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _rate_point(row: dict) -> str:
+    if row.get("qp") is not None:
+        return str(row["qp"])
+    return f"q{row['quality']}" if row.get("quality") is not None else "-"
+
+
 def plot(report: dict, path: str | Path) -> None:
     """accuracy vs bpp (and fidelity vs bpp): one curve per codec, intervals as error bars, the monotonic
     (isotonic) fit dashed, the uncompressed accuracy as a horizontal line."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     panels = [m for m in ("mAP", "fidelity") if any(m in r for r in report["points"])]
     figure, axes = plt.subplots(1, len(panels), figsize=(6.0 * len(panels), 4.4), squeeze=False)
@@ -346,6 +356,9 @@ def plot(report: dict, path: str | Path) -> None:
             if f"{metric}_monotonic" in rows[0]:
                 axis.plot(x, [r[f"{metric}_monotonic"] for r in rows], "--", color=colour, linewidth=0.8, alpha=0.7)
         axis.set_xscale("log")
+        axis.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        axis.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        axis.xaxis.set_minor_formatter(NullFormatter())
         axis.set_xlabel("bpp (bits per pixel of the original picture)")
         axis.set_ylabel("mAP@[.5:.95] (%)" if metric == "mAP" else "task fidelity (%)")
         axis.grid(True, which="both", alpha=0.3)
@@ -416,18 +429,18 @@ def compare_runs(folder_a: str | Path, folder_b: str | Path) -> tuple[str, str]:
     def show(v, digits=1):
         return "-" if v is None else f"{v:.{digits}f}"
 
-    rows_a = {(r["codec"], r["qp"]): r for r in a["points"]}
-    rows_b = {(r["codec"], r["qp"]): r for r in b["points"]}
+    rows_a = {(r["codec"], _rate_point(r)): r for r in a["points"]}
+    rows_b = {(r["codec"], _rate_point(r)): r for r in b["points"]}
     for key in list(rows_a) + [k for k in rows_b if k not in rows_a]:
         ra, rb = rows_a.get(key), rows_b.get(key)
         bpp_a, bpp_b = value(ra, "bpp"), value(rb, "bpp")
         map_a, map_b = value(ra, "mAP"), value(rb, "mAP")
         change = f"{100 * (bpp_b / bpp_a - 1):+.1f}" if bpp_a and bpp_b else "-"
         delta = f"{map_b - map_a:+.2f}" if map_a is not None and map_b is not None else "-"
-        lines.append(f"| {key[0]} | {key[1] if key[1] is not None else '-'} | {show(bpp_a, 4)} | {show(bpp_b, 4)} | "
+        lines.append(f"| {key[0]} | {key[1]} | {show(bpp_a, 4)} | {show(bpp_b, 4)} | "
                      f"{change} | {show(map_a)} | {show(map_b)} | {delta} | {show(value(ra, 'fidelity'))} | "
                      f"{show(value(rb, 'fidelity'))} |")
-        writer.writerow([key[0], "" if key[1] is None else key[1], _fmt(bpp_a, 6), _fmt(bpp_b, 6), _fmt(map_a, 3),
+        writer.writerow([key[0], "" if key[1] == "-" else key[1], _fmt(bpp_a, 6), _fmt(bpp_b, 6), _fmt(map_a, 3),
                          _fmt(map_b, 3), _fmt(value(ra, "fidelity"), 3), _fmt(value(rb, "fidelity"), 3)])
     lines += ["", "BD of B's curve against A's, per codec (pchip; BD-rate %, BD-accuracy in points):", "",
               "| codec | BD-rate (mAP) | BD-mAP | BD-rate (fidelity) | BD-fidelity | warnings |",

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ import numpy as np
 
 from ..common.errors import IcmError
 from ..common.fileio import write_json_atomically
-from .config import CtcConfig, check_resources
+from .config import CodecConfig, CtcConfig, check_resources
 from .dataset import Dataset
 from .progress import Progress
 
@@ -41,16 +42,15 @@ POINTS_DIR = "points"
 COMPLEXITY_FILE = "complexity.json"
 
 
-def point_name(codec: str, qp: int | None) -> str:
-    return f"{codec}/qp{qp:02d}" if qp is not None else f"{codec}/original"
+def point_name(codec: CodecConfig, value: int | None) -> str:
+    """``<codec>/qpNN``, ``<codec>/qN`` (quality) or ``<codec>/original`` (uncompressed)."""
+    if value is None:
+        return f"{codec.name}/original"
+    return f"{codec.name}/qp{value:02d}" if codec.parameter == "qp" else f"{codec.name}/q{value}"
 
 
-def point_dir(root: Path, codec: str, qp: int | None) -> Path:
-    return Path(root) / POINTS_DIR / point_name(codec, qp)
-
-
-def record_file(root: Path, codec: str, qp: int | None, file_name: str) -> Path:
-    return point_dir(root, codec, qp) / (Path(file_name).stem + ".json")
+def point_dir(root: Path, codec: CodecConfig, value: int | None) -> Path:
+    return Path(root) / POINTS_DIR / point_name(codec, value)
 
 
 def read_record(path: Path, key: str) -> dict | None:
@@ -147,6 +147,8 @@ def process_item(spec: dict) -> dict:
         else:
             encoded, macs["encode_macs"] = count_macs(encode_picture, rgb, spec["encoder"])
             decoded, macs["decode_macs"] = count_macs(decode_bytes, encoded.data, spec["decoder"])
+            # Not counted: loads (and warms up) the task network this output needs, if this process has not yet.
+            detect_output(decoded.output, decoded.bitstream.parameter_set, spec)
             _, macs["task_macs"] = count_macs(detect_output, decoded.output, decoded.bitstream.parameter_set, spec)
         record = {"key": spec["key"], "image": spec["file"], "width": width, "height": height, **macs}
         write_json_atomically(spec["record"], record)
@@ -189,6 +191,18 @@ def _init_worker(threads: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles Ctrl-C and stops the pool
     import torch
     torch.set_num_threads(threads)
+    parent = os.getppid()
+
+    def watch_parent():  # a worker whose run was killed outright (SIGKILL) does not live on
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch_parent, daemon=True).start()
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 # -- the grid ------------------------------------------------------------------------------------------
@@ -202,10 +216,10 @@ def plan(config: CtcConfig, dataset: Dataset) -> list[dict]:
         key = config.point_key(codec, qp)
         encoder = config.encoder_config(codec, qp) if codec.coded else None
         decoder = config.decoder_config(codec) if codec.coded else None
-        common = dict(codec=codec.name, tool=codec.tool, qp=qp, key=key, point=point_name(codec.name, qp),
+        common = dict(codec=codec.name, tool=codec.tool, value=qp, key=key, point=point_name(codec, qp),
                       encoder=encoder, decoder=decoder, task_network=config.task_network,
                       task_input_size=config.task_input_size, device=config.device)
-        folder = point_dir(root, codec.name, qp)
+        folder = point_dir(root, codec, qp)
         for index, file_name in enumerate(dataset.files):
             stem = Path(file_name).stem
             items.append(dict(common, kind="image", file=file_name, image_id=dataset.image_ids[index],
@@ -218,7 +232,7 @@ def plan(config: CtcConfig, dataset: Dataset) -> list[dict]:
 
 def write_run_file(config: CtcConfig, dataset: Dataset) -> None:
     root = config.output_dir()
-    keys = {point_name(codec.name, qp): config.point_key(codec, qp) for codec, qp in config.points()}
+    keys = {point_name(codec, qp): config.point_key(codec, qp) for codec, qp in config.points()}
     write_json_atomically(root / RUN_FILE, {"config": config.to_dict(), "dataset": dataset.to_dict(), "keys": keys})
 
 
@@ -236,6 +250,9 @@ def run_ctc(config: CtcConfig, dataset: Dataset | None = None, progress: bool = 
     pending = [spec for spec in items if read_record(Path(spec["record"]), spec["key"]) is None]
     bar = Progress(len(items), done=len(items) - len(pending), enabled=progress)
     computed = 0
+    # SIGTERM (kill) stops the run like Ctrl-C: finished items stay, the workers are shut down.
+    previous = signal.signal(signal.SIGTERM, _interrupt) if threading.current_thread() is threading.main_thread() \
+        else None
     try:
         if config.jobs <= 1 or len(pending) <= 1:
             for spec in pending:
@@ -271,6 +288,8 @@ def run_ctc(config: CtcConfig, dataset: Dataset | None = None, progress: bool = 
                 executor.shutdown(wait=True, cancel_futures=True)
     finally:
         bar.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     if report:
         from .report import build_report
         build_report(root)

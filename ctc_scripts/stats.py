@@ -16,14 +16,30 @@ def bootstrap_weights(num_images: int, replicates: int, seed: int = 0) -> np.nda
     return weights
 
 
-def percentile_interval(samples, confidence: float = 0.95) -> tuple[float, float]:
-    """The central ``confidence`` percentile interval of ``samples`` (NaNs ignored; NaN, NaN if none)."""
+def percentile_interval(samples, confidence: float = 0.95, estimate: float | None = None) -> tuple[float, float]:
+    """A ``confidence`` interval from bootstrap ``samples`` (NaNs ignored; NaN, NaN if none).
+
+    Without ``estimate``: the central percentile interval. With the full-sample ``estimate``: Efron's
+    bias-corrected (BC) percentile interval, which shifts the percentiles by how far the replicates sit off
+    the estimate (z0 = Phi^-1(share of replicates below it, ties counted half)): a statistic whose replicates
+    sit above the estimate is taken to be biased upwards, and the interval moves down accordingly. mAP on
+    64 images is such a statistic (its replicates average about one point above it), and a plain percentile
+    interval would lie mostly above the measured value. Equal replicates give (value, value).
+    """
     values = np.asarray(samples, dtype=float)
     values = values[np.isfinite(values)]
     if values.size == 0:
         return float("nan"), float("nan")
-    tail = 100.0 * (1.0 - confidence) / 2.0
-    low, high = np.percentile(values, [tail, 100.0 - tail])
+    tail = (1.0 - confidence) / 2.0
+    levels = np.array([tail, 1.0 - tail])
+    if estimate is not None and np.isfinite(estimate) and values.min() < values.max():
+        from scipy.stats import norm
+
+        below = (np.count_nonzero(values < estimate) + 0.5 * np.count_nonzero(values == estimate)) / values.size
+        below = min(max(below, 0.5 / values.size), 1.0 - 0.5 / values.size)
+        z0 = norm.ppf(below)
+        levels = norm.cdf(2.0 * z0 + norm.ppf(levels))
+    low, high = np.percentile(values, 100.0 * levels)
     return float(low), float(high)
 
 

@@ -12,7 +12,7 @@
 Loss per batch (rates in bits per nominal 640x480 picture, i.e. bpp of a COCO photo):
 
     R + lambda * (D + w_trunc * D_trunc) + w_order * L_order
-    D = MSE(s16^, s16) / var(s16) + MSE(s32^, s32) / var(s32) + alpha * T(part2_raw(s^), part2_raw(s))
+    D = w_feat * (MSE(s16^, s16) / var(s16) + MSE(s32^, s32) / var(s32)) + alpha * T(part2_raw(s^), part2_raw(s))
 
 ``T`` is a distillation term on the detector's raw head outputs (objectness and class logits matched where
 the original's logit is above -7 and only pushed below -7 elsewhere; box terms and class logits weighted by
@@ -50,9 +50,11 @@ VARIANTS = ("mfc", "noxs", "nogroup")
 
 
 class Bank:
-    """The feature bank, split into training and validation pictures (one picture in ten)."""
+    """The feature bank, split into training and validation pictures (one picture in ten), with the
+    frozen task network's outputs on it (s32 and the raw head outputs, float16), computed once and cached
+    beside the bank (``<bank>.teacher.pt``)."""
 
-    def __init__(self, path: Path, device: torch.device):
+    def __init__(self, path: Path, device: torch.device, teacher: "Teacher"):
         bank = torch.load(path, map_location="cpu", weights_only=True)
         self.s16 = bank["s16"]
         picture = bank["picture"].numpy()
@@ -60,9 +62,29 @@ class Bank:
         self.train = np.flatnonzero(~val)
         self.val = np.flatnonzero(val)
         self.device = device
+        cache = path.with_suffix(".teacher.pt")
+        if cache.exists():
+            outputs = torch.load(cache, map_location="cpu", weights_only=True)
+        else:
+            outputs = self._teacher_outputs(teacher)
+            torch.save(outputs, cache)
+        self.s32, self.raw = outputs["s32"], outputs["raw"]
 
-    def batch(self, indexes) -> torch.Tensor:
-        return self.s16[torch.as_tensor(indexes)].to(self.device, torch.float32)
+    def _teacher_outputs(self, teacher: "Teacher") -> dict:
+        s32, raw = [], [[], []]
+        with torch.no_grad():
+            for start in range(0, len(self.s16), 64):
+                x = self.s16[start:start + 64].to(self.device, torch.float32)
+                y = teacher.s32(x)
+                s32.append(y.cpu().to(torch.float16))
+                for i, r in enumerate(teacher.raw(x, y)):
+                    raw[i].append(r.cpu().to(torch.float16))
+        return {"s32": torch.cat(s32), "raw": [torch.cat(r) for r in raw]}
+
+    def batch(self, indexes) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+        index = torch.as_tensor(indexes)
+        get = lambda t: t[index].to(self.device, torch.float32)  # noqa: E731
+        return get(self.s16), get(self.s32), [get(r) for r in self.raw]
 
 
 class Teacher:
@@ -132,7 +154,7 @@ class Trainer:
         self.run.mkdir(parents=True, exist_ok=True)
         network = load_task_network("yolo-fastest-1.1-xl", input_size=320, device=self.device)
         self.teacher = Teacher(network)
-        self.bank = Bank(Path(args.bank), self.device)
+        self.bank = Bank(Path(args.bank), self.device, self.teacher)
         self.config = make_config(args.variant, args.latent, args.groups, args.width)
         self.model = build_model(self.config, network).to(self.device)
         if self.model.predictor is not None:
@@ -148,9 +170,8 @@ class Trainer:
         self.sensitivity = {c.tensor_id: torch.ones(c.latent_channels, device=self.device)
                             for c in self.config.codecs}
         self.log = []
-        sample = self.bank.batch(self.bank.train[:256])
-        self.var16 = float(sample.var())
-        self.var32 = float(self.teacher.s32(sample).var())
+        s16, s32, _ = self.bank.batch(self.bank.train[:256])
+        self.var16, self.var32 = float(s16.var()), float(s32.var())
         if not self._resume() and args.init:
             self._init_from(Path(args.init))
 
@@ -196,24 +217,32 @@ class Trainer:
         d16 = F.mse_loss(s16_hat, s16) / self.var16
         d32 = F.mse_loss(s32_hat, s32) / self.var32
         task = task_distortion(self.teacher.raw(s16_hat, s32_hat), raw_ref)
-        return d16 + d32 + self.args.alpha * task, (float(d16), float(d32), float(task))
+        return self.args.w_feat * (d16 + d32) + self.args.alpha * task, (d16.item(), d32.item(), task.item())
 
-    def loss(self, s16: torch.Tensor, train: bool = True):
+    def loss(self, batch, train: bool = True):
         args = self.args
-        s32 = self.teacher.s32(s16)
-        with torch.no_grad():
-            raw_ref = self.teacher.raw(s16, s32)
+        s16, s32, raw_ref = batch
         groups = len(self.config.codecs[0].groups)
         truncate = int(self.rng.integers(1, groups)) if (train and groups > 1 and args.w_trunc > 0) else None
-        out = self.model(s16, s32, truncate=truncate, noise=train)
+        out = self.model(s16, s32, truncate=truncate, noise=train, predict_truncated=False,
+                         run_predictor=not args.mse_only)
         bpp = out["bits"].mean() / NOMINAL_PIXELS
-        dist, parts = self.distortion(out["s16_hat"], out["s32_hat"], s16, s32, raw_ref)
-        total = bpp + args.lmbda * dist
-        info = {"bpp": float(bpp), "d16": parts[0], "d32": parts[1], "task": parts[2]}
+        if args.mse_only:  # pre-training of the transforms: feature MSE of the coded tensors only
+            d16 = F.mse_loss(out["s16_hat"], s16) / self.var16
+            dist, parts = d16, (d16.item(), 0.0, 0.0)
+            if not self.config.predict:
+                d32 = F.mse_loss(out["s32_hat"], s32) / self.var32
+                dist, parts = d16 + d32, (d16.item(), d32.item(), 0.0)
+        else:
+            dist, parts = self.distortion(out["s16_hat"], out["s32_hat"], s16, s32, raw_ref)
+        ramp = min(1.0, (self.step + 1) / args.rate_warmup) if (train and args.rate_warmup) else 1.0
+        total = ramp * bpp + args.lmbda * dist
+        info = {"bpp": bpp.item(), "d16": parts[0], "d32": parts[1], "task": parts[2]}
         if truncate is not None:
-            dist_t, parts_t = self.distortion(out["s16_trunc"], out["s32_trunc"], s16, s32, raw_ref)
-            total = total + args.lmbda * args.w_trunc * dist_t
-            info["task_trunc"] = parts_t[2]
+            # the truncated decode is judged on s16 alone (no predictor / NN part 2: a third of the cost)
+            dist_t = F.mse_loss(out["s16_trunc"], s16) / self.var16
+            total = total + args.lmbda * args.w_trunc * (1.0 if args.mse_only else args.w_feat) * dist_t
+            info["d16_trunc"] = dist_t.item()
         if train:
             for codec_out in out["codec"].values():
                 codec_out["y_hat"].retain_grad()
@@ -226,7 +255,7 @@ class Trainer:
                 importance = self.sensitivity[tid] * deviation
                 order = order + F.relu(importance[1:] - importance[:-1]).sum() / (importance.sum() + 1e-9)
             total = total + args.w_order * order
-            info["order"] = float(order)
+            info["order"] = order.item()
         return total, info, out
 
     def train(self) -> None:
@@ -250,7 +279,7 @@ class Trainer:
             self._update_sensitivity(out)
             self.step += 1
             if self.step % args.log_every == 0 or self.step == args.steps:
-                info.update(step=self.step, loss=float(total), lr=lr, s=round(time.perf_counter() - start, 1))
+                info.update(step=self.step, loss=total.item(), lr=lr, s=round(time.perf_counter() - start, 1))
                 self.log.append(info)
                 print(json.dumps({k: (round(v, 5) if isinstance(v, float) else v) for k, v in info.items()}),
                       flush=True)
@@ -280,6 +309,8 @@ class Trainer:
     def validate(self, count: int = 256) -> dict:
         self.model.eval()
         indexes = self.bank.val[:count]
+        if not len(indexes):
+            return {}
         sums: dict = {}
         for i in range(0, len(indexes), 32):
             _, info, _ = self.loss(self.bank.batch(indexes[i:i + 32]), train=False)
@@ -305,7 +336,7 @@ def export(run: Path, output: Path, device: str = "cpu") -> dict:
     return weights
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train (or resume) one model")
@@ -314,6 +345,10 @@ def main(argv=None) -> int:
     t.add_argument("--variant", choices=VARIANTS, default="mfc")
     t.add_argument("--lmbda", type=float, required=True)
     t.add_argument("--alpha", type=float, default=1.0, help="weight of the task (distillation) term")
+    t.add_argument("--w-feat", type=float, default=0.1, help="weight of the feature MSE terms")
+    t.add_argument("--rate-warmup", type=int, default=200, help="steps over which the rate weight ramps up")
+    t.add_argument("--mse-only", action="store_true",
+                   help="pre-training: D = feature MSE of the coded tensors only (no predictor, no NN part 2)")
     t.add_argument("--w-trunc", type=float, default=0.5, help="weight of the truncated-decode distortion")
     t.add_argument("--w-order", type=float, default=0.002, help="weight of the channel-order loss")
     t.add_argument("--latent", type=int, default=64)
@@ -321,8 +356,8 @@ def main(argv=None) -> int:
     t.add_argument("--width", type=int, default=64)
     t.add_argument("--train-predictor", action="store_true", help="fine-tune the s32 predictor too")
     t.add_argument("--steps", type=int, default=4000)
-    t.add_argument("--batch", type=int, default=16)
-    t.add_argument("--lr", type=float, default=3e-4)
+    t.add_argument("--batch", type=int, default=8)
+    t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--lr-min-ratio", type=float, default=0.05)
     t.add_argument("--init", default=None, help="run folder or checkpoint to start from (fine-tuning)")
     t.add_argument("--seed", type=int, default=0)
@@ -334,7 +369,11 @@ def main(argv=None) -> int:
     e = sub.add_parser("export", help="freeze a run into a weights file")
     e.add_argument("--run", required=True)
     e.add_argument("-o", "--output", required=True)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     if args.command == "export":
         export(Path(args.run), Path(args.output))
         return 0

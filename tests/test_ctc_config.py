@@ -111,3 +111,26 @@ def test_relative_paths_are_relative_to_the_config(tmp_path):
     dataset = load_dataset(config.dataset)
     assert dataset.files == ["b.png"] and dataset.image_ids == [1] and dataset.annotations is None
     assert read_yaml(tmp_path / "c.yaml")["codecs"] == [{"tool": "uncompressed"}]
+
+
+def test_learned_tool_qualities():
+    from dataclasses import fields
+
+    from icm.common.config import EncoderConfig
+    from icm.ctc_scripts.runner import point_name
+
+    if "quality" not in {f.name for f in fields(EncoderConfig)}:
+        pytest.skip("this EncoderConfig has no quality setting")
+    values = {"dataset": {"name": "x", "images": "/tmp"},
+              "codecs": [{"name": "lic", "tool": "vvc-image", "qualities": [1, 3]},
+                         {"name": "img", "tool": "vvc-image", "qps": [37]}]}
+    config = load_ctc_config(values=values)
+    codec = config.codec("lic")
+    assert codec.parameter == "quality" and [v for c, v in config.points() if c is codec] == [1, 3]
+    encoder = config.encoder_config(codec, 3)
+    assert encoder.quality == 3 and encoder.qp == EncoderConfig().qp
+    assert point_name(codec, 3) == "lic/q3" and point_name(config.codec("img"), 37) == "img/qp37"
+    assert config.point_key(codec, 1) != config.point_key(codec, 3)
+    values["codecs"][0]["qps"] = [37]
+    with pytest.raises(ConfigError, match="not both"):
+        load_ctc_config(values=values)

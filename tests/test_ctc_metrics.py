@@ -158,6 +158,18 @@ def test_bootstrap_weights_and_intervals():
     assert np.isnan(low) and np.isnan(high)
 
 
+def test_bias_corrected_interval():
+    samples = np.random.default_rng(0).normal(10.0, 1.0, 20000)
+    # Replicates centred on the estimate: the BC interval is the percentile interval.
+    assert percentile_interval(samples, 0.95, 10.0) == pytest.approx(percentile_interval(samples, 0.95), abs=0.02)
+    assert percentile_interval(samples, 0.95, 10.0) == pytest.approx((10 - 1.96, 10 + 1.96), abs=0.05)
+    # Replicates one unit above the estimate say the estimate is one unit too high: the BC interval is
+    # centred on estimate - bias (the plain percentile interval would be centred on estimate + bias).
+    low, high = percentile_interval(samples + 1.0, 0.95, 10.0)
+    assert low == pytest.approx(9 - 1.96, abs=0.1) and high == pytest.approx(9 + 1.96, abs=0.1)
+    assert percentile_interval([5.0] * 10, 0.95, 5.0) == (5.0, 5.0)
+
+
 def test_pareto_and_isotonic():
     rates = [0.1, 0.2, 0.4, 0.8, 0.3]
     accuracy = [10.0, 14.0, 13.0, 16.0, 14.0]

@@ -213,3 +213,20 @@ def test_small_ctc_on_cuda(small_run, tmp_path):
     for point in report["points"]:
         # Same streams up to float differences in NN part 1; mAP within a point.
         assert point["mAP"] == pytest.approx(cpu[(point["codec"], point["qp"])]["mAP"], abs=1.0)
+
+
+def test_label_free_report(small_run, tmp_path):
+    """Without annotations (any photo folder) the report has task fidelity, bpp and BD on fidelity only."""
+    reference, _ = small_run
+    folder = tmp_path / "nolabels"
+    shutil.copytree(reference, folder)
+    run = json.loads((folder / "run.json").read_text())
+    run["dataset"]["annotations"] = None
+    run["config"]["dataset"]["annotations"] = None
+    (folder / "run.json").write_text(json.dumps(run))
+    report = build_report(folder, bootstrap=10)
+    assert all("mAP" not in point and "fidelity" in point for point in report["points"])
+    assert {b["metric"] for b in report["bd"]} == {"fidelity"}
+    rows = table(folder / "points.csv")
+    assert rows[0]["mAP"] == "" and rows[1]["fidelity"] != ""
+    assert (folder / "rd.png").is_file()

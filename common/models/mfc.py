@@ -22,6 +22,7 @@ saved as the committed weights file, and :class:`MfcRuntime` runs that file.
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -38,6 +39,7 @@ from ..layers.exact import (ACT_FRAC_BITS, ACT_LIMIT, ExactGraph, FloatGraph, Gr
 GAIN_FRAC_BITS = 16
 GAIN_SCALE = 1 << GAIN_FRAC_BITS
 FORMAT = "icm-mfc-1"
+INITIAL_GAIN = 10.0  # latent gains start here: the analysis output is small at initialisation
 NOMINAL_PIXELS = 640 * 480  # training rates are bits per nominal 640x480 picture
 
 
@@ -219,7 +221,7 @@ class LatentCodec(nn.Module):
         self.g_s = FloatGraph(synthesis_spec(config))
         self.prior = FactorizedPrior(config.hyper_channels)
         self.gaussian = GaussianConditional()
-        self.log_gain = nn.Parameter(torch.zeros(len(config.groups)))
+        self.log_gain = nn.Parameter(torch.full((len(config.groups),), math.log(INITIAL_GAIN)))
 
     def gains(self) -> torch.Tensor:
         return torch.exp(self.log_gain)
@@ -271,19 +273,21 @@ class MfcModel(nn.Module):
             raise ValueError("a predicting model needs its predictor graph")
 
     def forward(self, s16: torch.Tensor, s32: torch.Tensor | None = None, truncate: int | None = None,
-                noise: bool = True) -> dict:
+                noise: bool = True, predict_truncated: bool = True, run_predictor: bool = True) -> dict:
         inputs = [s16, s32]
         outs = {c.config.tensor_id: c(inputs[c.config.tensor_id], truncate, noise) for c in self.codecs}
         result = {"codec": outs, "bits": sum(o["bits_y"].sum(1) + o["bits_z"] for o in outs.values())}
         s16_hat = fake_fixed(outs[0]["x_hat"])
         result["s16_hat"] = s16_hat
         if self.config.predict:
-            result["s32_hat"] = self.predictor(s16_hat)
+            result["s32_hat"] = self.predictor(s16_hat) if run_predictor else None
         else:
             result["s32_hat"] = fake_fixed(outs[1]["x_hat"])
         if "x_trunc" in outs[0]:
             s16_trunc = fake_fixed(outs[0]["x_trunc"])
             result["s16_trunc"] = s16_trunc
+            if not predict_truncated:
+                return result
             result["s32_trunc"] = (self.predictor(s16_trunc) if self.config.predict
                                    else fake_fixed(outs[1].get("x_trunc", outs[1]["x_hat"])))
         return result

@@ -1,0 +1,118 @@
+"""bpp, mAP, partial-decoding mAP and times of ``mfc`` models on coco-val-dev (through the real pipelines).
+
+    python -m icm.ctc_scripts.eval_mfc --model mfc --qualities 1 2 3 4 --max-groups 1 2 3 --json out/mfc/eval.json
+
+Every image goes through ``encode_picture`` and ``decode_bytes`` (hash checked for full decodes); the
+partial decodes (``--max-groups k``) reuse the same bitstream and count only the bytes a decoder needs
+for them (the stream without the payloads of groups >= k). bpp = all bits / all original pixels.
+``ICM_MFC_WEIGHTS`` points at weights that are not (yet) in ``common/models/weights``.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+
+import numpy as np
+import torch
+
+from ..common.bitstream import serialize
+from ..common.config import DecoderConfig, EncoderConfig
+from ..common.image_io import read_image
+from ..common.paths import coco_val_dev
+from ..common.tasknet.coco_eval import evaluate_detections, image_ids_by_file_name
+from ..common.tasknet.registry import load_task_network
+from ..decoder.pipeline import decode_bytes
+from ..encoder.pipeline import encode_picture
+
+
+def partial_stream_bytes(bitstream, group_limit: int) -> int:
+    """Size of the stream without the payload units of groups >= ``group_limit`` (what a decoder of the
+    first ``group_limit`` groups needs)."""
+    groups = {cg["cg_tensor_id"]: cg["cg_num_groups"] for cg in bitstream.channel_group_headers}
+    kept = [u for u in bitstream.payloads
+            if not group_limit <= u["pl_group_idx"] < groups.get(u["pl_tensor_id"], 0)]
+    return len(serialize(dataclasses.replace(bitstream, payloads=kept)))
+
+
+def evaluate(model: str, quality: int, images, ids, annotations, network, max_groups=(), device="cpu") -> dict:
+    config = EncoderConfig(tool="mfc", quality=quality, model=model, device=device)
+    bits = pixels = 0
+    encode_s, decode_s, results = [], [], []
+    partial = {k: {"bits": 0, "results": []} for k in max_groups}
+    side = {"z": 0, "groups": 0, "header": 0}
+    for path, rgb in images:
+        encoded = encode_picture(rgb, config)
+        start = time.perf_counter()
+        decoded = decode_bytes(encoded.data, DecoderConfig(device=device))
+        decode_s.append(time.perf_counter() - start)
+        encode_s.append(encoded.encode_seconds)
+        bits += encoded.bits
+        pixels += rgb.shape[0] * rgb.shape[1]
+        size = (rgb.shape[1], rgb.shape[0])
+        image_id = ids[path.name]
+        with torch.no_grad():
+            dets = network.part2([torch.from_numpy(f)[None] for f in decoded.output.features], size)
+        results += dets.to_coco_results(image_id)
+        bs = decoded.bitstream
+        groups = {cg["cg_tensor_id"]: cg["cg_num_groups"] for cg in bs.channel_group_headers}
+        for unit in bs.payloads:
+            key = "z" if unit["pl_group_idx"] == groups.get(unit["pl_tensor_id"]) else "groups"
+            side[key] += unit["pl_num_bytes"]
+        side["header"] += len(encoded.data) - sum(u["pl_num_bytes"] for u in bs.payloads)
+        for k in max_groups:
+            part = decode_bytes(encoded.data, DecoderConfig(device=device, max_groups=k))
+            with torch.no_grad():
+                dets = network.part2([torch.from_numpy(f)[None] for f in part.output.features], size)
+            partial[k]["results"] += dets.to_coco_results(image_id)
+            partial[k]["bits"] += 8 * partial_stream_bytes(bs, k)
+    image_ids = [ids[p.name] for p, _ in images]
+    scores = evaluate_detections(results, annotations, image_ids=image_ids)
+    row = {"model": model, "quality": quality, "images": len(images), "bpp": bits / pixels,
+           "mAP": 100 * scores["mAP"], "mAP50": 100 * scores["mAP50"],
+           "encode_s": float(np.mean(encode_s)), "decode_s": float(np.mean(decode_s)),
+           "bytes_per_image": {k: v / len(images) for k, v in side.items()}}
+    row["partial"] = {}
+    for k, value in partial.items():
+        s = evaluate_detections(value["results"], annotations, image_ids=image_ids)
+        row["partial"][k] = {"bpp": value["bits"] / pixels, "mAP": 100 * s["mAP"], "mAP50": 100 * s["mAP50"]}
+    return row
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="mfc")
+    parser.add_argument("--qualities", type=int, nargs="+", default=[3])
+    parser.add_argument("--max-groups", type=int, nargs="*", default=[])
+    parser.add_argument("--limit", type=int, default=0, help="only the first N images (0 = all 64)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--json", default=None, help="append the rows to this JSON-lines file")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    folder, annotations = coco_val_dev()
+    paths = sorted(folder.glob("*.jpg"))[: args.limit or None]
+    images = [(p, read_image(p)) for p in paths]
+    ids = image_ids_by_file_name(annotations)
+    network = load_task_network("yolo-fastest-1.1-xl", input_size=320, device=args.device)
+    encode_picture(images[0][1], EncoderConfig(tool="mfc", quality=args.qualities[0], model=args.model,
+                                               device=args.device))  # warm-up: tables, weights, networks
+    print(f"coco-val-dev: {len(images)} images, mfc model {args.model}, torch threads {torch.get_num_threads()}")
+    for quality in args.qualities:
+        row = evaluate(args.model, quality, images, ids, annotations, network, args.max_groups, args.device)
+        b = row["bytes_per_image"]
+        print(f"{args.model} q{quality}: bpp {row['bpp']:.5f} mAP {row['mAP']:.2f} mAP50 {row['mAP50']:.2f} "
+              f"enc {row['encode_s']:.3f} s dec {row['decode_s']:.3f} s | bytes/image: headers {b['header']:.1f} "
+              f"z {b['z']:.1f} groups {b['groups']:.1f}", flush=True)
+        for k, p in row["partial"].items():
+            print(f"    max-groups {k}: bpp {p['bpp']:.5f} mAP {p['mAP']:.2f} mAP50 {p['mAP50']:.2f}", flush=True)
+        if args.json:
+            with open(args.json, "a") as handle:
+                handle.write(json.dumps(row) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,148 @@
+"""The mfc tool end to end with a tiny model trained here for a few steps.
+
+Trains (feature bank of two pictures, 3 steps), exports the exact runtime weights, then encodes and decodes
+real pictures through icm-enc / icm-dec's pipelines: decoded-output hash, 1 vs 2 threads, partial decoding
+(--max-groups), a stream whose model hash differs, corrupt payloads, the command lines.
+"""
+import dataclasses
+import hashlib
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from icm.common.bitstream import parse, serialize
+from icm.common.config import DecoderConfig, EncoderConfig
+from icm.common.errors import BitstreamError, ConfigError, ResourceError
+from icm.common.image_io import read_image
+from icm.common.models import zoo
+from icm.decoder.pipeline import decode_bytes
+from icm.encoder.pipeline import encode_picture
+
+GROUPS = (2, 6)
+
+
+@pytest.fixture(scope="module")
+def tiny_weights(shared, tmp_path_factory):
+    from icm.ctc_scripts.mfc_bank import build_bank
+    from icm.ctc_scripts.train_mfc import Trainer, build_parser, export
+
+    root = tmp_path_factory.mktemp("mfc")
+    pictures = sorted((shared / "data" / "kodak").glob("*.png"))[:2]
+    build_bank(root / "bank.pt", per_image=1, seed=0, pictures=pictures)
+    args = build_parser().parse_args([
+        "train", "--run", str(root / "run"), "--bank", str(root / "bank.pt"), "--lmbda", "0.1", "--steps", "3",
+        "--batch", "4", "--latent", "8", "--groups", *map(str, GROUPS), "--width", "8", "--log-every", "100",
+        "--val-every", "100", "--save-every", "100", "--rate-warmup", "0"])
+    torch.manual_seed(0)
+    trainer = Trainer(args)
+    trainer.train()
+    assert trainer.step == 3 and (root / "run" / "ckpt.pt").exists()
+    weights_dir = root / "weights"
+    export(root / "run", weights_dir / "mfc_q1.pt")
+    return weights_dir
+
+
+@pytest.fixture
+def tiny(tiny_weights, monkeypatch):
+    monkeypatch.setenv(zoo.ENV_WEIGHTS, str(tiny_weights))
+    return tiny_weights
+
+
+@pytest.fixture(scope="module")
+def photo(shared):
+    return read_image(sorted((shared / "data" / "coco-val-dev" / "images").glob("*.jpg"))[0])
+
+
+def encode(rgb, **options):
+    return encode_picture(rgb, EncoderConfig(tool="mfc", quality=1, **options))
+
+
+def decode_with_threads(data, threads, **options):
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return decode_bytes(data, DecoderConfig(**options))
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_round_trip_hash_and_threads(tiny, photo):
+    encoded = encode(photo)
+    bitstream = parse(encoded.data)
+    ps, fh = bitstream.parameter_set, bitstream.feature_header
+    assert bitstream.tool == "mfc" and ps["ps_model_id"] == 1
+    assert ps["ps_model_hash"] == hashlib.sha256((tiny / "mfc_q1.pt").read_bytes()).digest()[:16]
+    assert [t["fh_coding_mode"] for t in fh["tensors"]] == [0, 1] and fh["tensors"][1]["fh_reference_id"] == 0
+    cg = bitstream.channel_group_headers[0]
+    assert [g["cg_group_size"] for g in cg["groups"]] == list(GROUPS) and cg["cg_channel_order_flag"] == 0
+    assert sorted(u["pl_group_idx"] for u in bitstream.payloads) == [0, 1, 2]
+    one = decode_with_threads(encoded.data, 1)
+    two = decode_with_threads(encoded.data, 2)
+    assert one.hash_hex == two.hash_hex == encoded.decoded.md5().hex() == bitstream.output_hash["dh_hash"].hex()
+    shapes = [f.shape for f in one.output.features]
+    assert shapes == [(48, 20, 20), (96, 10, 10)]
+    assert all(f.dtype.name == "float32" for f in one.output.features)
+
+
+def test_partial_decoding(tiny, photo):
+    encoded = encode(photo)
+    full = decode_bytes(encoded.data, DecoderConfig())
+    for k in range(len(GROUPS)):
+        part = decode_bytes(encoded.data, DecoderConfig(max_groups=k))
+        assert part.output.partial and part.hash_hex is None
+        assert part.output.md5() != full.output.md5()
+    same = decode_bytes(encoded.data, DecoderConfig(max_groups=len(GROUPS) + 3))
+    assert not same.output.partial and same.hash_hex == full.hash_hex
+
+
+def test_wrong_model_hash_and_corrupt_payload_refused(tiny, photo):
+    encoded = encode(photo)
+    bitstream = parse(encoded.data)
+    bitstream.parameter_set["ps_model_hash"] = bytes(16)
+    with pytest.raises(ResourceError, match="hash"):
+        decode_bytes(serialize(bitstream), DecoderConfig())
+    bitstream = parse(encoded.data)
+    unit = next(u for u in bitstream.payloads if u["pl_group_idx"] == 1)
+    unit["pl_data"] = bytes(b ^ 0x5A for b in unit["pl_data"]) + b"\x00"
+    unit["pl_num_bytes"] = len(unit["pl_data"])
+    with pytest.raises((BitstreamError, Exception)) as error:
+        decode_bytes(serialize(bitstream), DecoderConfig())
+    assert isinstance(error.value, (BitstreamError, ResourceError)) or "hash" in str(error.value)
+    bitstream = parse(encoded.data)
+    bitstream.channel_group_headers[0]["groups"][0]["cg_group_size"] += 1
+    bitstream.channel_group_headers[0]["cg_num_channels"] += 1
+    with pytest.raises(BitstreamError, match="groups"):
+        decode_bytes(serialize(bitstream), DecoderConfig())
+    bitstream = parse(encoded.data)
+    bitstream.payloads = [u for u in bitstream.payloads if u["pl_group_idx"] != 0]
+    with pytest.raises(BitstreamError, match="missing payload"):
+        decode_bytes(serialize(dataclasses.replace(bitstream)), DecoderConfig())
+
+
+def test_encoder_options_checked(tiny, photo):
+    with pytest.raises(ConfigError):
+        encode(photo, model="unknown")
+    with pytest.raises(ConfigError):
+        encode_picture(photo, EncoderConfig(tool="mfc", quality=0))
+    with pytest.raises(ResourceError, match="not found"):
+        encode_picture(photo, EncoderConfig(tool="mfc", quality=9))
+
+
+def test_command_lines(tiny, shared, tmp_path):
+    from icm.decoder.app import main as dec_main
+    from icm.encoder.app import main as enc_main
+
+    image = sorted((shared / "data" / "coco-val-dev" / "images").glob("*.jpg"))[1]
+    stream = tmp_path / "a.icm"
+    runner = CliRunner()
+    result = runner.invoke(enc_main, ["-i", str(image), "-o", str(stream), "--tool", "mfc", "--quality", "1"])
+    assert result.exit_code == 0, result.output
+    assert "mfc model mfc quality 1" in result.output
+    result = runner.invoke(dec_main, ["-i", str(stream), "-o", str(tmp_path / "f.npz"),
+                                      "--detections", str(tmp_path / "d.json")])
+    assert result.exit_code == 0 and "matches the stream" in result.output, result.output
+    result = runner.invoke(dec_main, ["-i", str(stream), "--max-groups", "1"])
+    assert result.exit_code == 0 and "hash not checked (partial decode)" in result.output, result.output
+    result = runner.invoke(dec_main, ["-i", str(stream), "--max-groups", "-1"])
+    assert result.exit_code == 2
