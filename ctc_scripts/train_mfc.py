@@ -38,12 +38,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..common.models.mfc import (NOMINAL_PIXELS, CodecConfig, MfcConfig, MfcModel, darknet_predictor,
-                                 export_runtime)
+from ..common.models.mfc import (NOMINAL_PIXELS, CodecConfig, MfcConfig, MfcModel, PredictionConfig,
+                                 build_predictor, export_runtime)
 from ..common.tasknet.registry import load_task_network
 
 LOGIT_FLOOR = -7.0
-VARIANTS = ("mfc", "noxs", "nogroup")
+VARIANTS = ("mfc", "noxs", "nogroup", "s16base")
 
 
 # -- data ------------------------------------------------------------------------------------------------
@@ -126,21 +126,31 @@ def task_distortion(raw_hat: list[torch.Tensor], raw_ref: list[torch.Tensor], an
 # -- model configurations ----------------------------------------------------------------------------------
 
 
-def make_config(variant: str, latent: int, groups: list[int], width: int) -> MfcConfig:
-    if variant == "nogroup":
-        groups = [latent]
-    s16 = CodecConfig(tensor_id=0, in_channels=48, latent_channels=latent, groups=tuple(groups), width=width)
+def make_config(variant: str, latent: int, groups: list[int], width: int, side: bool = True,
+                pred_width: int = 64) -> MfcConfig:
+    """``mfc``: s32 coded (its analysis also sees s16), s16 predicted from the decoded s32 by a learned
+    network; ``nogroup``: the same with one group; ``noxs``: s32 and s16 each coded by its own BFC, no
+    cross-scale prediction or side input; ``s16base``: s16 coded, s32 predicted by darknet layers 81..108."""
+    groups = (latent,) if variant == "nogroup" else tuple(groups)
+    if variant in ("mfc", "nogroup"):
+        s32 = CodecConfig(tensor_id=1, in_channels=96, latent_channels=latent, groups=groups, width=width, down=1,
+                          side_tensor=0 if side else -1, side_channels=48 if side else 0, side_stride=2)
+        return MfcConfig(variant=variant, codecs=[s32],
+                         prediction=PredictionConfig(source=1, target=0, kind="learned", width=pred_width))
     if variant == "noxs":
-        s32 = CodecConfig(tensor_id=1, in_channels=96, latent_channels=latent, groups=tuple(groups), width=width,
-                          down=1)
-        return MfcConfig(variant=variant, codecs=[s16, s32], predict=False)
-    return MfcConfig(variant=variant, codecs=[s16], predict=True)
+        s32 = CodecConfig(tensor_id=1, in_channels=96, latent_channels=latent, groups=groups, width=width, down=1)
+        s16 = CodecConfig(tensor_id=0, in_channels=48, latent_channels=latent, groups=groups, width=width, down=2)
+        return MfcConfig(variant=variant, codecs=[s32, s16], prediction=None)
+    if variant == "s16base":
+        s16 = CodecConfig(tensor_id=0, in_channels=48, latent_channels=latent, groups=groups, width=width, down=2,
+                          side_tensor=1 if side else -1, side_channels=96 if side else 0, side_stride=1)
+        return MfcConfig(variant=variant, codecs=[s16], prediction=PredictionConfig(source=0, target=1,
+                                                                                    kind="darknet"))
+    raise ValueError(f"unknown variant {variant}")
 
 
 def build_model(config: MfcConfig, network) -> MfcModel:
-    start, stop = config.predictor_layers
-    predictor = darknet_predictor(network, start, stop) if config.predict else None
-    return MfcModel(config, predictor)
+    return MfcModel(config, build_predictor(config, network))
 
 
 # -- training ----------------------------------------------------------------------------------------------
@@ -155,9 +165,10 @@ class Trainer:
         network = load_task_network("yolo-fastest-1.1-xl", input_size=320, device=self.device)
         self.teacher = Teacher(network)
         self.bank = Bank(Path(args.bank), self.device, self.teacher)
-        self.config = make_config(args.variant, args.latent, args.groups, args.width)
+        self.config = make_config(args.variant, args.latent, args.groups, args.width, not args.no_side_input,
+                                  args.pred_width)
         self.model = build_model(self.config, network).to(self.device)
-        if self.model.predictor is not None:
+        if self.model.predictor is not None and self.config.prediction.kind == "darknet":
             self.model.predictor.requires_grad_(args.train_predictor)
         main, aux = [], []
         for name, p in self.model.named_parameters():
@@ -213,36 +224,37 @@ class Trainer:
         tmp.replace(self._checkpoint_path())
 
     # -- loss
-    def distortion(self, s16_hat, s32_hat, s16, s32, raw_ref):
-        d16 = F.mse_loss(s16_hat, s16) / self.var16
-        d32 = F.mse_loss(s32_hat, s32) / self.var32
-        task = task_distortion(self.teacher.raw(s16_hat, s32_hat), raw_ref)
-        return self.args.w_feat * (d16 + d32) + self.args.alpha * task, (d16.item(), d32.item(), task.item())
+    def nmse(self, tensor_id: int, hat: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        return F.mse_loss(hat, ref) / (self.var16 if tensor_id == 0 else self.var32)
 
     def loss(self, batch, train: bool = True):
         args = self.args
         s16, s32, raw_ref = batch
+        tensors = [s16, s32]
         groups = len(self.config.codecs[0].groups)
         truncate = int(self.rng.integers(1, groups)) if (train and groups > 1 and args.w_trunc > 0) else None
-        out = self.model(s16, s32, truncate=truncate, noise=train, predict_truncated=False,
-                         run_predictor=not args.mse_only)
+        prediction = self.config.prediction
+        learned = prediction is not None and prediction.kind == "learned"
+        out = self.model(tensors, truncate=truncate, noise=train, predict_truncated=False,
+                         run_predictor=learned or not args.mse_only)
+        hats = out["hats"]
         bpp = out["bits"].mean() / NOMINAL_PIXELS
-        if args.mse_only:  # pre-training of the transforms: feature MSE of the coded tensors only
-            d16 = F.mse_loss(out["s16_hat"], s16) / self.var16
-            dist, parts = d16, (d16.item(), 0.0, 0.0)
-            if not self.config.predict:
-                d32 = F.mse_loss(out["s32_hat"], s32) / self.var32
-                dist, parts = d16 + d32, (d16.item(), d32.item(), 0.0)
+        d = {tid: self.nmse(tid, hat, tensors[tid]) for tid, hat in hats.items() if hat is not None}
+        if args.mse_only:  # pre-training: feature MSE only (no NN part 2)
+            dist = sum(v * (args.w_pred if prediction and tid == prediction.target else 1.0) for tid, v in d.items())
+            task = torch.zeros(())
         else:
-            dist, parts = self.distortion(out["s16_hat"], out["s32_hat"], s16, s32, raw_ref)
+            task = task_distortion(self.teacher.raw(hats[0], hats[1]), raw_ref)
+            dist = args.w_feat * sum(d.values()) + args.alpha * task
         ramp = min(1.0, (self.step + 1) / args.rate_warmup) if (train and args.rate_warmup) else 1.0
         total = ramp * bpp + args.lmbda * dist
-        info = {"bpp": bpp.item(), "d16": parts[0], "d32": parts[1], "task": parts[2]}
+        info = {"bpp": bpp.item(), "d16": d.get(0, torch.zeros(())).item(), "d32": d.get(1, torch.zeros(())).item(),
+                "task": task.item()}
         if truncate is not None:
-            # the truncated decode is judged on s16 alone (no predictor / NN part 2: a third of the cost)
-            dist_t = F.mse_loss(out["s16_trunc"], s16) / self.var16
+            # a decode of the first k groups, judged by the coded tensors' MSE (no predictor, no NN part 2)
+            dist_t = sum(self.nmse(tid, hat, tensors[tid]) for tid, hat in out["trunc"].items())
             total = total + args.lmbda * args.w_trunc * (1.0 if args.mse_only else args.w_feat) * dist_t
-            info["d16_trunc"] = dist_t.item()
+            info["trunc"] = dist_t.item()
         if train:
             for codec_out in out["codec"].values():
                 codec_out["y_hat"].retain_grad()
@@ -354,7 +366,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--latent", type=int, default=64)
     t.add_argument("--groups", type=int, nargs="+", default=[4, 8, 16, 36])
     t.add_argument("--width", type=int, default=64)
-    t.add_argument("--train-predictor", action="store_true", help="fine-tune the s32 predictor too")
+    t.add_argument("--train-predictor", action="store_true", help="s16base: fine-tune the darknet predictor too")
+    t.add_argument("--no-side-input", action="store_true", help="the analysis sees only the coded tensor")
+    t.add_argument("--pred-width", type=int, default=64, help="width of the learned prediction network")
+    t.add_argument("--w-pred", type=float, default=0.5, help="pre-training: weight of the predicted tensor's MSE")
     t.add_argument("--steps", type=int, default=4000)
     t.add_argument("--batch", type=int, default=8)
     t.add_argument("--lr", type=float, default=1e-3)

@@ -69,8 +69,9 @@ class MfcDecoder(ToolDecoder):
             if tensor["fh_coding_mode"] != expected:
                 raise BitstreamError(f"mfc model {ps['ps_model_id']} needs fh_coding_mode {expected} for tensor "
                                      f"{tensor['fh_tensor_id']}, the stream has {tensor['fh_coding_mode']}")
-            if not coded and tensor["fh_reference_id"] != 0:
-                raise BitstreamError("mfc predicts tensor 1 from tensor 0 only")
+            if not coded and tensor["fh_reference_id"] != runtime.prediction.source:
+                raise BitstreamError(f"mfc model {ps['ps_model_id']} predicts tensor {tensor['fh_tensor_id']} "
+                                     f"from tensor {runtime.prediction.source}")
         if any(unit["pl_type"] != 0 for unit in bitstream.payloads):
             raise BitstreamError("mfc payloads are entropy-coded substreams (pl_type 0)")
         headers = {cg["cg_tensor_id"]: cg for cg in bitstream.channel_group_headers}

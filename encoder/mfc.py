@@ -1,8 +1,9 @@
 """Encoder of ``mfc``: the learned multi-scale feature codec (split inference).
 
-NN part 1 -> the split tensors ``s16`` (tensor 0) and ``s32`` (tensor 1). ``s16`` is coded by the basic-
-scale codec (BFC) of the model; ``s32`` is predicted from the decoded ``s16`` (``fh_coding_mode`` 1,
-``fh_reference_id`` 0), or, in the ``noxs`` ablation, coded by its own BFC. Per coded tensor the stream
+NN part 1 -> the split tensors ``s16`` (tensor 0) and ``s32`` (tensor 1). The basic scale ``s32`` is coded
+by the model's basic-scale codec (BFC; its analysis also sees ``s16``); ``s16`` is predicted from the
+decoded ``s32`` (``fh_coding_mode`` 1, ``fh_reference_id`` 1), or, in the ``noxs`` ablation, coded by its
+own BFC. Per coded tensor the stream
 holds one channel-group header (group sizes, gains, no explicit order: the latent's channels are in
 importance order by training) and ``G + 1`` entropy-coded payloads: ``pl_group_idx`` ``G`` is the
 hyper latent (side information), written first, then groups 0..G-1. See ``docs/mfc.md``.
@@ -63,11 +64,12 @@ class MfcEncoder(ToolEncoder):
                          fh_width=spec.width, fh_stride_log2=int(spec.stride).bit_length() - 1,
                          fh_coding_mode=0, fh_range_flag=0, fh_packing_idc=0)
             if runtime.codecs.get(tensor_id) is None:
-                entry.update(fh_coding_mode=1, fh_reference_id=0)
+                entry.update(fh_coding_mode=1, fh_reference_id=runtime.prediction.source)
             header["tensors"].append(entry)
         for tensor_id in sorted(runtime.codecs):
             codec = runtime.codecs[tensor_id]
-            z_bytes, streams, _ = codec.encode(tensors[tensor_id])
+            side = tensors[codec.config.side_tensor] if codec.config.side_channels else None
+            z_bytes, streams, _ = codec.encode(tensors[tensor_id], side)
             groups = codec.config.groups
             bitstream.channel_group_headers.append({
                 "cg_tensor_id": tensor_id, "cg_num_channels": codec.config.latent_channels,

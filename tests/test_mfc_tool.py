@@ -73,7 +73,7 @@ def test_round_trip_hash_and_threads(tiny, photo):
     ps, fh = bitstream.parameter_set, bitstream.feature_header
     assert bitstream.tool == "mfc" and ps["ps_model_id"] == 1
     assert ps["ps_model_hash"] == hashlib.sha256((tiny / "mfc_q1.pt").read_bytes()).digest()[:16]
-    assert [t["fh_coding_mode"] for t in fh["tensors"]] == [0, 1] and fh["tensors"][1]["fh_reference_id"] == 0
+    assert [t["fh_coding_mode"] for t in fh["tensors"]] == [1, 0] and fh["tensors"][0]["fh_reference_id"] == 1
     cg = bitstream.channel_group_headers[0]
     assert [g["cg_group_size"] for g in cg["groups"]] == list(GROUPS) and cg["cg_channel_order_flag"] == 0
     assert sorted(u["pl_group_idx"] for u in bitstream.payloads) == [0, 1, 2]

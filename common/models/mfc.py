@@ -9,8 +9,10 @@ Structure (see ``docs/mfc.md``):
   rounded around its mean and coded with a Gaussian whose mean and scale come from the entropy-parameter
   network ``e_g`` (hyper features + all groups already decoded: the channel-importance context);
   synthesis ``g_s`` -> the reconstructed tensor.
-* **MFC** prediction: the stride-32 tensor is predicted from the decoded stride-16 one by a network
-  initialised from the task network's own layers 81..108 (which compute ``s32`` from ``s16``).
+* **MFC** prediction: the other scale is predicted from the decoded basic scale. The shipped models code
+  ``s32`` (tensor 1, the scale the detector depends on most) and predict ``s16`` (tensor 0) from the
+  decoded ``s32`` with a learned upsampling network; the opposite direction (``s16`` coded, ``s32``
+  predicted by the task network's own layers 81..108) is kept as the ``s16base`` variant.
 * **Exactness**: ``h_s``, every ``e_g``, ``g_s`` and the predictor run as :class:`ExactGraph` at the
   encoder and the decoder, so the entropy parameters and the decoded tensors are the same integers on
   every machine. Gains are multiples of ``2**-16``; a group's values enter ``g_s`` as
@@ -50,22 +52,25 @@ NOMINAL_PIXELS = 640 * 480  # training rates are bits per nominal 640x480 pictur
 class CodecConfig:
     """One basic-scale codec (BFC) for a tensor of ``in_channels`` channels."""
 
-    tensor_id: int = 0
-    in_channels: int = 48
+    tensor_id: int = 1
+    in_channels: int = 96
     latent_channels: int = 64
     groups: tuple[int, ...] = (4, 8, 16, 36)
     hyper_channels: int = 32
     width: int = 64
     hyper_width: int = 64
     param_width: int = 64
-    down: int = 2
+    down: int = 1
+    side_tensor: int = -1  # encoder-side input: another split tensor the analysis also sees (-1 = none)
+    side_channels: int = 0
+    side_stride: int = 1  # the side tensor's resolution over the latent's (1 or 2)
 
     def __post_init__(self):
         self.groups = tuple(int(g) for g in self.groups)
         if sum(self.groups) != self.latent_channels or min(self.groups) < 1:
             raise ValueError(f"group sizes {self.groups} must add up to {self.latent_channels}")
-        if self.down not in (1, 2):
-            raise ValueError("down must be 1 or 2")
+        if self.down not in (1, 2) or self.side_stride not in (1, 2):
+            raise ValueError("down and side_stride must be 1 or 2")
 
     def bounds(self) -> list[tuple[int, int]]:
         edges = np.cumsum((0,) + self.groups)
@@ -73,26 +78,48 @@ class CodecConfig:
 
 
 @dataclass
+class PredictionConfig:
+    """``target`` is predicted from the decoded ``source``: a learned graph (``kind`` "learned": 1x1 conv,
+    depthwise-separable blocks, x2 pixel-shuffle upsampling when the target is twice the size) or the task
+    network's own layers (``kind`` "darknet", ``layers`` [start, stop))."""
+
+    source: int = 1
+    target: int = 0
+    kind: str = "learned"
+    width: int = 64
+    layers: tuple[int, int] = (81, 109)
+
+    def __post_init__(self):
+        self.layers = tuple(self.layers)
+        if self.kind not in ("learned", "darknet"):
+            raise ValueError(f"unknown prediction kind {self.kind}")
+
+
+@dataclass
 class MfcConfig:
-    """A whole model: the coded tensors' codecs and whether ``s32`` is predicted from ``s16``."""
+    """A whole model: codecs for the coded tensors, and the prediction of the other one (if any)."""
 
     variant: str = "mfc"
     task_network: str = "yolo-fastest-1.1-xl"
     input_size: int = 320
     tensor_shapes: tuple = ((48, 20, 20), (96, 10, 10))
     codecs: list = field(default_factory=lambda: [CodecConfig()])
-    predict: bool = True  # tensor 1 = predictor(tensor 0); else tensor 1 has its own codec
-    predictor_layers: tuple[int, int] = (81, 109)  # darknet layers [start, stop) computing s32 from s16
+    prediction: PredictionConfig | None = field(default_factory=PredictionConfig)
 
     def __post_init__(self):
         self.codecs = [c if isinstance(c, CodecConfig) else CodecConfig(**c) for c in self.codecs]
+        if isinstance(self.prediction, dict):
+            self.prediction = PredictionConfig(**self.prediction)
         self.tensor_shapes = tuple(tuple(int(v) for v in s) for s in self.tensor_shapes)
-        self.predictor_layers = tuple(self.predictor_layers)
+        coded = {c.tensor_id for c in self.codecs}
+        predicted = {self.prediction.target} if self.prediction else set()
+        if coded & predicted or coded | predicted != set(range(len(self.tensor_shapes))):
+            raise ValueError("every tensor must be either coded or predicted")
+        if self.prediction and self.prediction.source not in coded:
+            raise ValueError("a tensor is predicted from a coded tensor")
 
     def to_dict(self) -> dict:
-        values = asdict(self)
-        values["codecs"] = [asdict(c) for c in self.codecs]
-        return values
+        return asdict(self)
 
     def codec_for(self, tensor_id: int) -> CodecConfig | None:
         for codec in self.codecs:
@@ -113,10 +140,15 @@ def _ds_block(g: GraphSpec, src: int, width: int) -> int:
 
 
 def analysis_spec(c: CodecConfig) -> GraphSpec:
+    """Input 0: the tensor; input 1 (with ``side_channels``): a side input at the latent resolution (the
+    encoder knows every split tensor: s16's codec also sees s32)."""
     g = GraphSpec()
     n = g.conv(-1, c.in_channels, c.width, 3, act="leaky")
     n = _ds_block(g, n, c.width)
     n = g.conv(n, c.width, c.width, 3, stride=c.down, act="leaky")
+    if c.side_channels:
+        side = g.conv(-2, c.side_channels, c.width, 3, stride=c.side_stride, act="leaky")
+        n = g.conv(g.cat(n, side), 2 * c.width, c.width, 1, act="leaky")
     n = _ds_block(g, n, c.width)
     g.conv(n, c.width, c.latent_channels, 3)
     return g
@@ -162,6 +194,34 @@ def synthesis_spec(c: CodecConfig) -> GraphSpec:
     n = _ds_block(g, n, c.width)
     g.conv(n, c.width, c.in_channels, 3)
     return g
+
+
+def prediction_spec(p: PredictionConfig, source_shape, target_shape) -> GraphSpec:
+    """The learned prediction network: decoded source tensor -> target tensor."""
+    (cs, hs, ws), (ct, ht, wt) = source_shape, target_shape
+    up = ht // hs
+    if (ht, wt) != (hs * up, ws * up) or up not in (1, 2):
+        raise ValueError("the predicted tensor must be as large as its source or twice as large")
+    g = GraphSpec()
+    n = g.conv(-1, cs, p.width, 3, act="leaky")
+    n = _ds_block(g, n, p.width)
+    if up == 2:
+        n = g.act(g.shuffle(g.conv(n, p.width, 4 * p.width, 1), 2), "leaky")
+    n = _ds_block(g, n, p.width)
+    n = _ds_block(g, n, p.width)
+    g.conv(n, p.width, ct, 3)
+    return g
+
+
+def build_predictor(config: MfcConfig, network=None) -> FloatGraph | None:
+    p = config.prediction
+    if p is None:
+        return None
+    if p.kind == "darknet":
+        if network is None:
+            raise ValueError("a darknet prediction needs the task network")
+        return darknet_predictor(network, *p.layers)
+    return FloatGraph(prediction_spec(p, config.tensor_shapes[p.source], config.tensor_shapes[p.target]))
 
 
 def darknet_predictor(network, start: int, stop: int) -> FloatGraph:
@@ -231,9 +291,10 @@ class LatentCodec(nn.Module):
         out = self.e[group](hyper, torch.cat(prev, 1)) if group else self.e[group](hyper)
         return out[:, :size], out[:, size:]
 
-    def forward(self, x: torch.Tensor, truncate: int | None = None, noise: bool = True) -> dict:
+    def forward(self, x: torch.Tensor, truncate: int | None = None, noise: bool = True,
+                side: torch.Tensor | None = None) -> dict:
         """Training pass. ``truncate=k``: also decode as if only the first k groups were received."""
-        y = self.g_a(x)
+        y = self.g_a(x, side) if self.config.side_channels else self.g_a(x)
         z = self.h_a(y)
         _, z_likelihood = self.prior(z, training=noise)
         medians = self.prior.medians().view(1, -1, 1, 1)
@@ -262,35 +323,35 @@ class LatentCodec(nn.Module):
 
 
 class MfcModel(nn.Module):
-    """The whole float model: codecs for the coded tensors and, with ``predict``, the predictor."""
+    """The whole float model: codecs for the coded tensors and the prediction network."""
 
     def __init__(self, config: MfcConfig, predictor: FloatGraph | None = None):
         super().__init__()
         self.config = config
         self.codecs = nn.ModuleList(LatentCodec(c) for c in config.codecs)
-        self.predictor = predictor if config.predict else None
-        if config.predict and predictor is None:
-            raise ValueError("a predicting model needs its predictor graph")
+        self.predictor = predictor
+        if (config.prediction is None) != (predictor is None):
+            raise ValueError("a predicting model needs its predictor graph (and only such a model)")
 
-    def forward(self, s16: torch.Tensor, s32: torch.Tensor | None = None, truncate: int | None = None,
-                noise: bool = True, predict_truncated: bool = True, run_predictor: bool = True) -> dict:
-        inputs = [s16, s32]
-        outs = {c.config.tensor_id: c(inputs[c.config.tensor_id], truncate, noise) for c in self.codecs}
-        result = {"codec": outs, "bits": sum(o["bits_y"].sum(1) + o["bits_z"] for o in outs.values())}
-        s16_hat = fake_fixed(outs[0]["x_hat"])
-        result["s16_hat"] = s16_hat
-        if self.config.predict:
-            result["s32_hat"] = self.predictor(s16_hat) if run_predictor else None
-        else:
-            result["s32_hat"] = fake_fixed(outs[1]["x_hat"])
-        if "x_trunc" in outs[0]:
-            s16_trunc = fake_fixed(outs[0]["x_trunc"])
-            result["s16_trunc"] = s16_trunc
-            if not predict_truncated:
-                return result
-            result["s32_trunc"] = (self.predictor(s16_trunc) if self.config.predict
-                                   else fake_fixed(outs[1].get("x_trunc", outs[1]["x_hat"])))
-        return result
+    def forward(self, tensors: list[torch.Tensor], truncate: int | None = None, noise: bool = True,
+                predict_truncated: bool = True, run_predictor: bool = True) -> dict:
+        """``tensors``: the split tensors (batch). Returns ``hats`` (decoded tensors by id; a predicted one
+        is None without ``run_predictor``), ``trunc`` (the same for a decode of the first ``truncate``
+        groups), ``bits`` (per sample) and the codecs' outputs."""
+        outs = {}
+        for codec in self.codecs:
+            c = codec.config
+            side = tensors[c.side_tensor] if c.side_channels else None
+            outs[c.tensor_id] = codec(tensors[c.tensor_id], truncate, noise, side=side)
+        hats = {tid: fake_fixed(o["x_hat"]) for tid, o in outs.items()}
+        trunc = {tid: fake_fixed(o["x_trunc"]) for tid, o in outs.items() if "x_trunc" in o}
+        p = self.config.prediction
+        if p is not None:
+            hats[p.target] = fake_fixed(self.predictor(hats[p.source])) if run_predictor else None
+            if trunc and predict_truncated:
+                trunc[p.target] = fake_fixed(self.predictor(trunc[p.source]))
+        bits = sum(o["bits_y"].sum(1) + o["bits_z"] for o in outs.values())
+        return {"codec": outs, "hats": hats, "trunc": trunc, "bits": bits}
 
 
 # -- export to the runtime form -------------------------------------------------------------------------
@@ -323,9 +384,10 @@ def export_runtime(model: MfcModel, extra: dict | None = None, store_predictor: 
     """The weights-file dict of a trained model: encoder-only graphs in float16, decoder-side graphs
     exact (int16 weights), frozen integer tables of the hyper priors, gains as integers (2**-16).
 
-    A predictor that was not fine-tuned is not stored: the file names the darknet layers it is made of,
-    the SHA-256 of the darknet weights and the digest of the exact graph, which the runtime rebuilds and
-    checks. ``store_predictor`` stores it (int16) instead."""
+    A learned predictor is stored like the other decoder graphs. A darknet predictor that was not
+    fine-tuned is not stored: the file names the darknet layers it is made of, the SHA-256 of the darknet
+    weights and the digest of the exact graph, which the runtime rebuilds and checks (``store_predictor``
+    stores it instead)."""
     codecs = []
     for codec in model.codecs:
         codec = copy.deepcopy(codec).cpu().float().eval()
@@ -341,13 +403,14 @@ def export_runtime(model: MfcModel, extra: dict | None = None, store_predictor: 
             "prior": prior_state, "gains_q16": gains,
         })
     weights = {"format": FORMAT, "config": model.config.to_dict(), "codecs": codecs}
-    if model.config.predict:
+    p = model.config.prediction
+    if p is not None:
         exact = ExactGraph.freeze(copy.deepcopy(model.predictor).cpu().float())
-        if store_predictor:
+        if p.kind == "learned" or store_predictor:
             weights["predictor"] = {"spec": model.predictor.spec.to_dict(), "exact": exact.state_dict()}
         else:
             reference, darknet_sha = darknet_exact_predictor(model.config.task_network, model.config.input_size,
-                                                             model.config.predictor_layers)
+                                                             p.layers)
             if state_digest(reference) != state_digest(exact):
                 raise ValueError("the predictor differs from the darknet layers: export it with store_predictor")
             weights["predictor"] = {"source": "darknet", "darknet_sha256": darknet_sha,
@@ -421,9 +484,12 @@ class RuntimeCodec:
 
     # -- encoder
     @torch.no_grad()
-    def encode(self, x: torch.Tensor) -> tuple[bytes, list[bytes], torch.Tensor]:
-        """``x`` (1 x C x H x W float) -> (z substream, group substreams, decoded tensor, fixed point)."""
-        y = self.g_a(x.to(self.device).float())
+    def encode(self, x: torch.Tensor, side: torch.Tensor | None = None,
+               synthesise: bool = False) -> tuple[bytes, list[bytes], torch.Tensor | None]:
+        """``x`` (1 x C x H x W float) -> (z substream, group substreams, decoded tensor in fixed point if
+        ``synthesise``; the encoder pipeline decodes its stream anyway). ``side``: the side input."""
+        x = x.to(self.device).float()
+        y = self.g_a(x, side.to(self.device).float()) if self.config.side_channels else self.g_a(x)
         z = self.h_a(y)
         z_bytes = self.prior.compress(z.cpu())
         z_hat = self.prior.decompress(z_bytes, tuple(z.shape))
@@ -436,7 +502,7 @@ class RuntimeCodec:
             symbols_np = symbols.cpu().numpy().astype(np.int32)
             streams.append(self.gaussian.compress(symbols_np, self._indexes(scale)))
             v_fixed.append((symbols * (1 << ACT_FRAC_BITS) + mean).clamp_(-ACT_LIMIT, ACT_LIMIT))
-        x_hat = self._synthesise(v_fixed, self.gains_q16, [0] * len(v_fixed))
+        x_hat = self._synthesise(v_fixed, self.gains_q16, [0] * len(v_fixed)) if synthesise else None
         return z_bytes, streams, x_hat
 
     # -- decoder
@@ -473,11 +539,12 @@ class MfcRuntime:
         self.config = MfcConfig(**weights["config"])
         self.codecs = {c.config.tensor_id: c for c in (RuntimeCodec(v, self.device) for v in weights["codecs"])}
         self.predictor = None
-        if self.config.predict:
+        self.prediction = self.config.prediction
+        if self.prediction is not None:
             values = weights["predictor"]
             if values.get("source") == "darknet":
                 graph, darknet_sha = darknet_exact_predictor(self.config.task_network, self.config.input_size,
-                                                             self.config.predictor_layers)
+                                                             self.prediction.layers)
                 if darknet_sha != values["darknet_sha256"] or state_digest(graph) != values["exact_sha256"]:
                     raise ResourceError("mfc predictor: the task network's weights differ from those the model "
                                         "was made with")
@@ -489,9 +556,10 @@ class MfcRuntime:
             self.predictor.to(self.device)
         self.info = weights.get("info", {})
 
-    def predict(self, s16_fixed: torch.Tensor) -> torch.Tensor:
+    def predict(self, source_fixed: torch.Tensor) -> torch.Tensor:
+        """The predicted tensor from the decoded source tensor (fixed point)."""
         with torch.no_grad():
-            return self.predictor(s16_fixed)
+            return self.predictor(source_fixed)
 
 
 def load_weights_file(path) -> dict:
@@ -502,5 +570,6 @@ def fixed_to_numpy(a: torch.Tensor) -> np.ndarray:
     return from_fixed(a)[0].cpu().numpy()
 
 
-__all__ = ["CodecConfig", "MfcConfig", "LatentCodec", "MfcModel", "MfcRuntime", "RuntimeCodec", "export_runtime",
-           "darknet_predictor", "load_weights_file", "fixed_to_numpy", "NOMINAL_PIXELS", "F"]
+__all__ = ["CodecConfig", "PredictionConfig", "MfcConfig", "LatentCodec", "MfcModel", "MfcRuntime", "RuntimeCodec",
+           "export_runtime", "build_predictor", "darknet_predictor", "load_weights_file", "fixed_to_numpy",
+           "NOMINAL_PIXELS", "F"]
