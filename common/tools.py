@@ -21,6 +21,10 @@ class ToolEncoder(ABC):
     def encode(self, rgb: np.ndarray, config: EncoderConfig) -> Bitstream:
         """``H x W x 3`` uint8 picture -> bitstream units (no hash yet)."""
 
+    def check_resources(self, config: EncoderConfig) -> None:
+        """Raise an IcmError (one line) if something ``encode`` needs with ``config`` is missing (e.g. model
+        weights); called before long runs start. Nothing to check by default."""
+
 
 class ToolDecoder(ABC):
     name: str

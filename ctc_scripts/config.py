@@ -464,6 +464,9 @@ def check_resources(config: CtcConfig):
         if not codec.coded:
             continue
         encoder = config.encoder_config(codec, codec.values[0])
+        from ..encoder.tools import get_encoder
+        for value in codec.values:
+            get_encoder(codec.tool).check_resources(config.encoder_config(codec, value))
         if codec.tool == "vvc-image" and encoder.resample is not None:
             from ..anchors.vvc_image import coded_size
             coded_size(640, 480, encoder)

@@ -4,7 +4,8 @@ The stream names its model (``ps_model_id``) and the hash of its weights file (`
 decoder refuses a stream whose hash differs from its own file's. Coded tensors are decoded group by
 group, each group's entropy parameters computed from the hyper latent and the groups before it, all in
 exact integer arithmetic; predicted tensors (``fh_coding_mode`` 1) come from the decoded reference
-tensor through the model's prediction network. With ``max_groups = k`` only the first k groups of each
+tensor through the model's prediction network, and ``fh_coding_mode`` 2 adds a decoded residual to that
+prediction. With ``max_groups = k`` only the first k groups of each
 coded tensor are read; the others take their predicted means (a partial decode, not hash-checked).
 """
 from __future__ import annotations
@@ -64,12 +65,11 @@ class MfcDecoder(ToolDecoder):
                 raise BitstreamError(f"mfc: tensor {tensor['fh_tensor_id']} is not {'x'.join(map(str, shape))}")
             if tensor["fh_range_flag"] or tensor["fh_packing_idc"]:
                 raise BitstreamError("mfc tensors are neither range-normalised nor packed")
-            coded = tensor["fh_tensor_id"] in runtime.codecs
-            expected = 0 if coded else 1
+            expected = mconfig.coding_mode(tensor["fh_tensor_id"])
             if tensor["fh_coding_mode"] != expected:
                 raise BitstreamError(f"mfc model {ps['ps_model_id']} needs fh_coding_mode {expected} for tensor "
                                      f"{tensor['fh_tensor_id']}, the stream has {tensor['fh_coding_mode']}")
-            if not coded and tensor["fh_reference_id"] != runtime.prediction.source:
+            if expected and tensor["fh_reference_id"] != runtime.prediction.source:
                 raise BitstreamError(f"mfc model {ps['ps_model_id']} predicts tensor {tensor['fh_tensor_id']} "
                                      f"from tensor {runtime.prediction.source}")
         if any(unit["pl_type"] != 0 for unit in bitstream.payloads):
@@ -80,7 +80,8 @@ class MfcDecoder(ToolDecoder):
 
         decoded: dict[int, torch.Tensor] = {}
         partial = False
-        for tensor_id, codec in sorted(runtime.codecs.items()):
+        for tensor_id in runtime.order:  # residual codecs after the tensor they are predicted from
+            codec = runtime.codecs[tensor_id]
             cg = headers.get(tensor_id)
             if cg is None:
                 raise BitstreamError(f"mfc: no channel-group header for tensor {tensor_id}")
@@ -96,6 +97,9 @@ class MfcDecoder(ToolDecoder):
             z_bytes = bitstream.payload(tensor_id, len(sizes))
             height, width = mconfig.tensor_shapes[tensor_id][1:]
             decoded[tensor_id] = codec.decode(z_bytes, streams, height, width, gains, offsets)
+            if codec.config.residual:
+                prediction = runtime.predict(decoded[runtime.prediction.source])
+                decoded[tensor_id] = runtime.add_residual(prediction, decoded[tensor_id])
         for tensor in tensors:
             if tensor["fh_coding_mode"] == 1:
                 decoded[tensor["fh_tensor_id"]] = runtime.predict(decoded[tensor["fh_reference_id"]])

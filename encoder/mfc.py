@@ -2,8 +2,8 @@
 
 NN part 1 -> the split tensors ``s16`` (tensor 0) and ``s32`` (tensor 1). The basic scale ``s32`` is coded
 by the model's basic-scale codec (BFC; its analysis also sees ``s16``); ``s16`` is predicted from the
-decoded ``s32`` (``fh_coding_mode`` 1, ``fh_reference_id`` 1), or, in the ``noxs`` ablation, coded by its
-own BFC. Per coded tensor the stream
+decoded ``s32`` (``fh_coding_mode`` 1, ``fh_reference_id`` 1), or predicted and its residual coded by a
+second BFC (``fh_coding_mode`` 2, the higher rate points), or, in the ``noxs`` ablation, coded by its own BFC. Per coded tensor the stream
 holds one channel-group header (group sizes, gains, no explicit order: the latent's channels are in
 importance order by training) and ``G + 1`` entropy-coded payloads: ``pl_group_idx`` ``G`` is the
 hyper latent (side information), written first, then groups 0..G-1. See ``docs/mfc.md``.
@@ -16,6 +16,7 @@ import torch
 from ..common.bitstream import Bitstream, new_parameter_set
 from ..common.config import EncoderConfig
 from ..common.errors import ConfigError
+from ..common.layers.exact import from_fixed
 from ..common.models import zoo
 from ..common.models.mfc import GAIN_SCALE
 from ..common.syntax import structures as S
@@ -36,6 +37,11 @@ def task_network(name: str, size: int, device: str):
 
 class MfcEncoder(ToolEncoder):
     name = "mfc"
+
+    def check_resources(self, config: EncoderConfig) -> None:
+        quality = config.quality if config.quality is not None else zoo.DEFAULT_QUALITY
+        zoo.model_id(config.model or "mfc", quality)
+        zoo.find_file(config.model or "mfc", quality)
 
     def encode(self, rgb: np.ndarray, config: EncoderConfig) -> Bitstream:
         variant = config.model or "mfc"
@@ -63,13 +69,22 @@ class MfcEncoder(ToolEncoder):
             entry = dict(fh_tensor_id=tensor_id, fh_channels=spec.channels, fh_height=spec.height,
                          fh_width=spec.width, fh_stride_log2=int(spec.stride).bit_length() - 1,
                          fh_coding_mode=0, fh_range_flag=0, fh_packing_idc=0)
-            if runtime.codecs.get(tensor_id) is None:
-                entry.update(fh_coding_mode=1, fh_reference_id=runtime.prediction.source)
+            mode = mconfig.coding_mode(tensor_id)
+            if mode:
+                entry.update(fh_coding_mode=mode, fh_reference_id=runtime.prediction.source)
             header["tensors"].append(entry)
-        for tensor_id in sorted(runtime.codecs):
+        residual_sources = {runtime.prediction.source} if any(
+            c.config.residual for c in runtime.codecs.values()) else set()
+        decoded = {}
+        for tensor_id in runtime.order:
             codec = runtime.codecs[tensor_id]
-            side = tensors[codec.config.side_tensor] if codec.config.side_channels else None
-            z_bytes, streams, _ = codec.encode(tensors[tensor_id], side)
+            if codec.config.residual:  # code the tensor minus its prediction from the decoded source
+                prediction = runtime.predict(decoded[runtime.prediction.source])
+                x, side = tensors[tensor_id] - from_fixed(prediction).to(tensors[tensor_id].device), None
+            else:
+                x = tensors[tensor_id]
+                side = tensors[codec.config.side_tensor] if codec.config.side_channels else None
+            z_bytes, streams, decoded[tensor_id] = codec.encode(x, side, synthesise=tensor_id in residual_sources)
             groups = codec.config.groups
             bitstream.channel_group_headers.append({
                 "cg_tensor_id": tensor_id, "cg_num_channels": codec.config.latent_channels,

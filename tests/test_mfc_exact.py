@@ -78,3 +78,24 @@ def test_fixed_point_and_weight_shift():
         shift = _weight_shift(value)
         assert round(value * 2.0 ** shift) <= 32767
         assert shift == 30 or round(value * 2.0 ** (shift + 1)) > 32767
+
+
+def test_model_configuration_rules():
+    from icm.common.models.mfc import CodecConfig, MfcConfig, PredictionConfig
+
+    s32 = dict(tensor_id=1, in_channels=96, latent_channels=8, groups=(2, 6))
+    res = dict(tensor_id=0, in_channels=48, latent_channels=6, groups=(2, 4), down=2, residual=True)
+    predicted = MfcConfig(codecs=[s32], prediction=PredictionConfig(source=1, target=0))
+    assert [predicted.coding_mode(t) for t in (0, 1)] == [1, 0]
+    with_residual = MfcConfig(codecs=[s32, res], prediction=PredictionConfig(source=1, target=0))
+    assert [with_residual.coding_mode(t) for t in (0, 1)] == [2, 0]
+    with pytest.raises(ValueError, match="after"):  # a residual is coded after its prediction's source
+        MfcConfig(codecs=[res, s32], prediction=PredictionConfig(source=1, target=0))
+    with pytest.raises(ValueError, match="coded, predicted"):  # a residual without a prediction
+        MfcConfig(codecs=[s32, res], prediction=None)
+    with pytest.raises(ValueError, match="coded, predicted"):  # s16 neither coded nor predicted
+        MfcConfig(codecs=[s32], prediction=None)
+    with pytest.raises(ValueError, match="one codec per tensor"):
+        MfcConfig(codecs=[s32, s32], prediction=PredictionConfig(source=1, target=0))
+    with pytest.raises(ValueError, match="side input"):
+        CodecConfig(**res, side_tensor=1, side_channels=96)

@@ -20,6 +20,7 @@ from icm.decoder.pipeline import decode_bytes
 from icm.encoder.pipeline import encode_picture
 
 GROUPS = (2, 6)
+RES_GROUPS = (2, 4)
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +41,15 @@ def tiny_weights(shared, tmp_path_factory):
     assert trainer.step == 3 and (root / "run" / "ckpt.pt").exists()
     weights_dir = root / "weights"
     export(root / "run", weights_dir / "mfc_q1.pt")
+    # the same plus a coded residual of s16 (fh_coding_mode 2), started from the first model
+    args = build_parser().parse_args([
+        "train", "--run", str(root / "res"), "--bank", str(root / "bank.pt"), "--variant", "mfcr", "--lmbda", "0.1",
+        "--steps", "2", "--batch", "4", "--latent", "8", "--groups", *map(str, GROUPS), "--width", "8",
+        "--res-latent", "6", "--res-groups", *map(str, RES_GROUPS), "--init", str(root / "run"),
+        "--log-every", "100", "--val-every", "100", "--save-every", "100", "--rate-warmup", "0"])
+    trainer = Trainer(args)
+    trainer.train()
+    export(root / "res", weights_dir / "mfc_q2.pt")
     return weights_dir
 
 
@@ -85,6 +95,26 @@ def test_round_trip_hash_and_threads(tiny, photo):
     assert all(f.dtype.name == "float32" for f in one.output.features)
 
 
+def test_residual_mode(tiny, photo):
+    encoded = encode_picture(photo, EncoderConfig(tool="mfc", quality=2))
+    bitstream = parse(encoded.data)
+    fh = bitstream.feature_header
+    assert [t["fh_coding_mode"] for t in fh["tensors"]] == [2, 0] and fh["tensors"][0]["fh_reference_id"] == 1
+    assert [cg["cg_tensor_id"] for cg in bitstream.channel_group_headers] == [1, 0]
+    assert [g["cg_group_size"] for g in bitstream.channel_group_headers[1]["groups"]] == list(RES_GROUPS)
+    assert sorted((u["pl_tensor_id"], u["pl_group_idx"]) for u in bitstream.payloads) == [
+        (0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]
+    one = decode_with_threads(encoded.data, 1)
+    two = decode_with_threads(encoded.data, 2)
+    assert one.hash_hex == two.hash_hex == encoded.decoded.md5().hex()
+    # without its residual, tensor 0 is the prediction alone: decoding the residual changes it
+    part = decode_bytes(encoded.data, DecoderConfig(max_groups=0))
+    assert part.output.partial and (part.output.features[0] != one.output.features[0]).any()
+    fh["tensors"][0]["fh_coding_mode"] = 1
+    with pytest.raises(BitstreamError, match="fh_coding_mode 2"):
+        decode_bytes(serialize(bitstream), DecoderConfig())
+
+
 def test_partial_decoding(tiny, photo):
     encoded = encode(photo)
     full = decode_bytes(encoded.data, DecoderConfig())
@@ -120,11 +150,12 @@ def test_wrong_model_hash_and_corrupt_payload_refused(tiny, photo):
         decode_bytes(serialize(dataclasses.replace(bitstream)), DecoderConfig())
 
 
-def test_encoder_options_checked(tiny, photo):
+def test_encoder_options_checked(tiny, photo, tmp_path, monkeypatch):
     with pytest.raises(ConfigError):
         encode(photo, model="unknown")
     with pytest.raises(ConfigError):
         encode_picture(photo, EncoderConfig(tool="mfc", quality=0))
+    monkeypatch.setattr(zoo, "WEIGHTS_DIR", tmp_path)  # no shipped weights: only the tiny models
     with pytest.raises(ResourceError, match="not found"):
         encode_picture(photo, EncoderConfig(tool="mfc", quality=9))
 

@@ -64,6 +64,7 @@ class CodecConfig:
     side_tensor: int = -1  # encoder-side input: another split tensor the analysis also sees (-1 = none)
     side_channels: int = 0
     side_stride: int = 1  # the side tensor's resolution over the latent's (1 or 2)
+    residual: bool = False  # codes its tensor minus the tensor's prediction (fh_coding_mode 2)
 
     def __post_init__(self):
         self.groups = tuple(int(g) for g in self.groups)
@@ -71,6 +72,8 @@ class CodecConfig:
             raise ValueError(f"group sizes {self.groups} must add up to {self.latent_channels}")
         if self.down not in (1, 2) or self.side_stride not in (1, 2):
             raise ValueError("down and side_stride must be 1 or 2")
+        if self.residual and self.side_channels:
+            raise ValueError("a residual codec takes no side input")
 
     def bounds(self) -> list[tuple[int, int]]:
         edges = np.cumsum((0,) + self.groups)
@@ -111,15 +114,27 @@ class MfcConfig:
         if isinstance(self.prediction, dict):
             self.prediction = PredictionConfig(**self.prediction)
         self.tensor_shapes = tuple(tuple(int(v) for v in s) for s in self.tensor_shapes)
-        coded = {c.tensor_id for c in self.codecs}
+        coded = [c.tensor_id for c in self.codecs]
+        residual = {c.tensor_id for c in self.codecs if c.residual}
         predicted = {self.prediction.target} if self.prediction else set()
-        if coded & predicted or coded | predicted != set(range(len(self.tensor_shapes))):
-            raise ValueError("every tensor must be either coded or predicted")
-        if self.prediction and self.prediction.source not in coded:
-            raise ValueError("a tensor is predicted from a coded tensor")
+        if len(set(coded)) != len(coded):
+            raise ValueError("one codec per tensor")
+        if residual != set(coded) & predicted or set(coded) | predicted != set(range(len(self.tensor_shapes))):
+            raise ValueError("every tensor must be coded, predicted, or predicted with a coded residual")
+        if self.prediction and self.prediction.source not in set(coded) - residual:
+            raise ValueError("a tensor is predicted from a tensor coded without prediction")
+        if residual and not all(c.residual for c in self.codecs[len(self.codecs) - len(residual):]):
+            raise ValueError("residual codecs come after the codec of the tensor they are predicted from")
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def coding_mode(self, tensor_id: int) -> int:
+        """``fh_coding_mode`` of a tensor: 0 coded, 1 predicted, 2 predicted + coded residual."""
+        codec = self.codec_for(tensor_id)
+        if codec is None:
+            return 1
+        return 2 if codec.residual else 0
 
     def codec_for(self, tensor_id: int) -> CodecConfig | None:
         for codec in self.codecs:
@@ -338,15 +353,23 @@ class MfcModel(nn.Module):
         """``tensors``: the split tensors (batch). Returns ``hats`` (decoded tensors by id; a predicted one
         is None without ``run_predictor``), ``trunc`` (the same for a decode of the first ``truncate``
         groups), ``bits`` (per sample) and the codecs' outputs."""
-        outs = {}
+        outs, hats, trunc = {}, {}, {}
+        p = self.config.prediction
         for codec in self.codecs:
             c = codec.config
-            side = tensors[c.side_tensor] if c.side_channels else None
-            outs[c.tensor_id] = codec(tensors[c.tensor_id], truncate, noise, side=side)
-        hats = {tid: fake_fixed(o["x_hat"]) for tid, o in outs.items()}
-        trunc = {tid: fake_fixed(o["x_trunc"]) for tid, o in outs.items() if "x_trunc" in o}
-        p = self.config.prediction
-        if p is not None:
+            if c.residual:  # the tensor minus its prediction from the decoded source
+                pred = fake_fixed(self.predictor(hats[p.source]))
+                o = codec(tensors[c.tensor_id] - pred.detach(), truncate, noise)
+                base = pred
+            else:
+                side = tensors[c.side_tensor] if c.side_channels else None
+                o = codec(tensors[c.tensor_id], truncate, noise, side=side)
+                base = 0.0
+            outs[c.tensor_id] = o
+            hats[c.tensor_id] = fake_fixed(base + o["x_hat"])
+            if "x_trunc" in o:
+                trunc[c.tensor_id] = fake_fixed(base + o["x_trunc"])
+        if p is not None and p.target not in outs:
             hats[p.target] = fake_fixed(self.predictor(hats[p.source])) if run_predictor else None
             if trunc and predict_truncated:
                 trunc[p.target] = fake_fixed(self.predictor(trunc[p.source]))
@@ -537,7 +560,9 @@ class MfcRuntime:
             raise ValueError(f"not an {FORMAT} weights file")
         self.device = torch.device(device)
         self.config = MfcConfig(**weights["config"])
-        self.codecs = {c.config.tensor_id: c for c in (RuntimeCodec(v, self.device) for v in weights["codecs"])}
+        codecs = [RuntimeCodec(v, self.device) for v in weights["codecs"]]
+        self.codecs = {c.config.tensor_id: c for c in codecs}
+        self.order = [c.config.tensor_id for c in codecs]  # coding order: residual codecs last
         self.predictor = None
         self.prediction = self.config.prediction
         if self.prediction is not None:
@@ -560,6 +585,10 @@ class MfcRuntime:
         """The predicted tensor from the decoded source tensor (fixed point)."""
         with torch.no_grad():
             return self.predictor(source_fixed)
+
+    def add_residual(self, prediction_fixed: torch.Tensor, residual_fixed: torch.Tensor) -> torch.Tensor:
+        """A tensor coded with ``fh_coding_mode`` 2: prediction + decoded residual (fixed point, saturated)."""
+        return (prediction_fixed + residual_fixed).clamp_(-ACT_LIMIT, ACT_LIMIT)
 
 
 def load_weights_file(path) -> dict:

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The recipe of the shipped mfc models (common/models/weights/), as they were trained: CPU, two threads.
+# Every step resumes where it stopped when the script is run again (a finished run is skipped).
+#
+#   bash ctc_scripts/train_mfc.sh            # about 70 min on two cores after the feature bank (about 20 min)
+#
+# DEVICE=cuda trains on a GPU (the figures in docs/mfc.md are from the CPU runs).
+set -euo pipefail
+PY=${PYTHON:-.venv/bin/python}
+OUT=${OUT:-out/mfc}
+R=$OUT/runs
+T="$PY -m icm.ctc_scripts.train_mfc"
+DEV="--device ${DEVICE:-cpu} --threads ${THREADS:-2}"
+# stage 1: the transforms on feature MSE only (rate weight lambda 5, no detector head)
+PRE="--mse-only --lmbda 5 --w-pred 0.5 --steps 1500 --lr 1e-3 --rate-warmup 100 --log-every 100 --val-every 500 $DEV"
+# stage 2: task-aware fine-tuning, one run per rate point
+FT="--lr 5e-4 --steps 2000 --rate-warmup 0 --log-every 100 --val-every 1000 $DEV"
+
+run() {  # run NAME ARGS...: train into $R/NAME unless it is finished
+    local name=$1; shift
+    [ -f "$R/$name/done" ] && return 0
+    mkdir -p "$R"
+    $T train --run "$R/$name" --bank "$OUT/bank.pt" "$@" > "$R/$name.log" 2>&1
+    touch "$R/$name/done"
+    echo "trained $name"
+}
+
+[ -f "$OUT/bank.pt" ] || $PY -m icm.ctc_scripts.mfc_bank -o "$OUT/bank.pt"
+
+# main models: s32 coded (4 importance-ordered groups), s16 predicted from it
+run pre32 $PRE
+run m_b --init "$R/pre32" --lmbda 0.001 $FT
+run m_c --init "$R/pre32" --lmbda 0.003 $FT
+run m_d --init "$R/pre32" --lmbda 0.01 $FT
+run m_f --init "$R/pre32" --lmbda 0.03 $FT
+run m_g --init "$R/pre32" --lmbda 0.1 $FT
+run m_e --init "$R/m_b" --lmbda 0.0003 --lr 3e-4 --steps 2000 --rate-warmup 0 --log-every 100 --val-every 1000 $DEV
+# ablation "nogroup": one group (no importance ordering, no order loss, no truncation term)
+run ng_pre --variant nogroup $PRE
+for point in 0.001:ng_b 0.003:ng_c 0.01:ng_d 0.03:ng_f; do
+    run "${point#*:}" --variant nogroup --init "$R/ng_pre" --lmbda "${point%:*}" $FT
+done
+# ablation "noxs": s16 and s32 each coded by its own codec, no cross-scale prediction
+run nx_pre --variant noxs $PRE
+for point in 0.001:nx_b 0.003:nx_c 0.01:nx_d 0.03:nx_f; do
+    run "${point#*:}" --variant noxs --init "$R/nx_pre" --lmbda "${point%:*}" $FT
+done
+
+# export: quality q of each variant
+W=${WEIGHTS:-common/models/weights}
+for pair in 1:m_e 2:m_b 3:m_c 4:m_d 5:m_f 6:m_g; do
+    $T export --run "$R/${pair#*:}" -o "$W/mfc_q${pair%%:*}.pt"
+done
+for pair in 2:b 3:c 4:d 5:f; do
+    $T export --run "$R/ng_${pair#*:}" -o "$W/mfc-nogroup_q${pair%%:*}.pt"
+    $T export --run "$R/nx_${pair#*:}" -o "$W/mfc-noxs_q${pair%%:*}.pt"
+done
