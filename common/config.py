@@ -33,7 +33,7 @@ class EncoderConfig:
     full_range: bool = False
     device: str = "cpu"
     quality: int | None = None  # learned tools: rate point (model quality); None = the tool's default
-    model: str | None = None  # learned tools: model family (mfc: mfc, noxs, nogroup); None = the tool's default
+    model: str | None = None  # learned tools: model family (mfc: mfc, noxs, nogroup, short); None = the tool's default
     inner: InnerCodecConfig = field(default_factory=InnerCodecConfig)
 
 

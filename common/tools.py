@@ -21,6 +21,11 @@ class ToolEncoder(ABC):
     def encode(self, rgb: np.ndarray, config: EncoderConfig) -> Bitstream:
         """``H x W x 3`` uint8 picture -> bitstream units (no hash yet)."""
 
+    def resource_fingerprint(self, config: EncoderConfig) -> str | None:
+        """A digest of the files ``encode`` reads besides the picture (e.g. model weights), or None: what a
+        result cache must add to its key so that new files redo the result."""
+        return None
+
     def check_resources(self, config: EncoderConfig) -> None:
         """Raise an IcmError (one line) if something ``encode`` needs with ``config`` is missing (e.g. model
         weights); called before long runs start. Nothing to check by default."""

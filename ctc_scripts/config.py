@@ -154,6 +154,10 @@ class CtcConfig:
             else:
                 encoder["inner"].pop("vtm_cfg")
             described["encoder"] = encoder
+            from ..encoder.tools import get_encoder
+            resources = get_encoder(codec.tool).resource_fingerprint(self.encoder_config(codec, qp))
+            if resources:  # e.g. the hash of a learned model's weights: retrained weights redo the point
+                described["resources"] = resources
         text = json.dumps(described, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 

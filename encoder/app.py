@@ -23,7 +23,7 @@ from .tools import ENCODERS
 @click.option("--task-input-size", type=int, default=None, help="Task network input size in pixels [320].")
 @click.option("--quality", type=int, default=None,
               help="Learned tools (mfc): rate point, the model's quality 1..9 [3]; higher = more bits.")
-@click.option("--model", default=None, help="Learned tools (mfc): model family: mfc, noxs, nogroup [mfc].")
+@click.option("--model", default=None, help="Learned tools (mfc): model family: mfc, noxs, nogroup, short [mfc].")
 @click.option("--device", default=None, help="Device for neural networks: cpu or cuda [cpu].")
 @click.option("-c", "--config", "config_path", default=None, help="YAML file with encoder settings.")
 @click.option("--trace", default=None, help="Write every syntax element to this file ('-': stdout).")

@@ -15,7 +15,7 @@ import torch
 
 from ..common.bitstream import Bitstream, new_parameter_set
 from ..common.config import EncoderConfig
-from ..common.errors import ConfigError
+from ..common.errors import ConfigError, ResourceError
 from ..common.layers.exact import from_fixed
 from ..common.models import zoo
 from ..common.models.mfc import GAIN_SCALE
@@ -37,6 +37,13 @@ def task_network(name: str, size: int, device: str):
 
 class MfcEncoder(ToolEncoder):
     name = "mfc"
+
+    def resource_fingerprint(self, config: EncoderConfig) -> str | None:
+        quality = config.quality if config.quality is not None else zoo.DEFAULT_QUALITY
+        try:
+            return zoo.file_hash(zoo.find_file(config.model or "mfc", quality)).hex()
+        except (ConfigError, ResourceError):
+            return None  # reported by check_resources before any work
 
     def check_resources(self, config: EncoderConfig) -> None:
         quality = config.quality if config.quality is not None else zoo.DEFAULT_QUALITY

@@ -16,17 +16,18 @@ def test_shipped_coco_val_dev_config(shared):
     assert config.name == "coco-val-dev" and config.task_network == "yolo-fastest-1.1-xl"
     assert config.task_input_size == 320 and config.device == "cpu"
     assert [c.name for c in config.codecs] == ["uncompressed", "vvc-image", "vvc-image-task", "vvc-feature", "mfc",
-                                              "mfc-noxs", "mfc-nogroup"]
+                                              "mfc-short", "mfc-noxs", "mfc-nogroup"]
     assert config.codec("vvc-image").qps == [22, 27, 32, 37, 42, 47]
     assert config.codec("vvc-image-task").qps == [22, 27, 32, 37, 42, 47]
     assert config.codec("vvc-image-task").resample == "task"
-    assert config.anchors == ["vvc-feature", "vvc-image", "vvc-image-task"] and config.reference == "uncompressed"
+    assert config.anchors == ["vvc-feature", "vvc-image", "vvc-image-task", "mfc-short"]
+    assert config.reference == "uncompressed"
     encoder = config.encoder_config(config.codec("vvc-image-task"), 37)
     assert (encoder.tool, encoder.qp, encoder.resample, encoder.inner.preset) == ("vvc-image", 37, "task", "medium")
     mfc = config.codec("mfc")
     assert mfc.parameter == "quality" and config.encoder_config(mfc, 2).quality == 2
     assert config.encoder_config(config.codec("mfc-noxs"), 2).model == "noxs"
-    assert len(config.points()) == 1 + 6 + 6 + 6 + len(mfc.qualities) + 4 + 4
+    assert len(config.points()) == 1 + 6 + 6 + 6 + len(mfc.qualities) + 4 + 4 + 4
     dataset = load_dataset(config.dataset)
     assert len(dataset) == 64 and dataset.annotations.name == "instances_det.json"
     assert config.output_dir() == Path("results") / "coco-val-dev"
@@ -152,3 +153,16 @@ def test_missing_model_weights_stop_the_run_before_any_work(shared, tmp_path, mo
     monkeypatch.delenv(zoo.ENV_WEIGHTS, raising=False)
     with pytest.raises(ResourceError, match="mfc_q2.pt not found"):
         check_resources(config)
+
+
+def test_point_key_follows_the_model_weights(shared, tmp_path, monkeypatch):
+    from icm.common.models import zoo
+
+    values = {"dataset": {"name": "x", "images": "/tmp"}, "codecs": [{"name": "mfc", "tool": "mfc", "qualities": [2]}]}
+    config = load_ctc_config(values=values)
+    monkeypatch.setattr(zoo, "WEIGHTS_DIR", tmp_path)
+    monkeypatch.delenv(zoo.ENV_WEIGHTS, raising=False)
+    (tmp_path / "mfc_q2.pt").write_bytes(b"one")
+    first = config.point_key(config.codec("mfc"), 2)
+    (tmp_path / "mfc_q2.pt").write_bytes(b"two")  # retrained weights: the cached records are stale
+    assert config.point_key(config.codec("mfc"), 2) != first

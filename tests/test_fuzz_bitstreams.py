@@ -21,10 +21,12 @@ def small_photo(shared) -> np.ndarray:
     return np.ascontiguousarray(rgb[200:264, 300:380])  # 80x64 crop keeps each inner decode fast
 
 
-@pytest.mark.parametrize("tool", ["vvc-image", "vvc-feature"])
+@pytest.mark.parametrize("tool", ["vvc-image", "vvc-feature", "mfc"])
 def test_mutated_bitstreams_decode_or_fail_cleanly(shared, tool):
     inner = InnerCodecConfig(preset="faster")
-    data = encode_picture(small_photo(shared), EncoderConfig(tool=tool, qp=37, inner=inner)).data
+    # mfc: the shipped quality 5 (s32 coded, s16 predicted plus a coded residual: every decoder path)
+    settings = dict(quality=5) if tool == "mfc" else dict(qp=37)
+    data = encode_picture(small_photo(shared), EncoderConfig(tool=tool, inner=inner, **settings)).data
     config = DecoderConfig(inner=inner)
     rng = random.Random(f"fuzz-{tool}")
     outcomes = {"decoded": 0}

@@ -177,3 +177,14 @@ def test_command_lines(tiny, shared, tmp_path):
     assert result.exit_code == 0 and "hash not checked (partial decode)" in result.output, result.output
     result = runner.invoke(dec_main, ["-i", str(stream), "--max-groups", "-1"])
     assert result.exit_code == 2
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here: CPU against CUDA not checked")
+@pytest.mark.parametrize("quality", [1, 2])
+def test_cuda_decode_is_bit_identical_to_cpu(tiny, photo, quality):
+    encoded = encode_picture(photo, EncoderConfig(tool="mfc", quality=quality))
+    cpu = decode_bytes(encoded.data, DecoderConfig(device="cpu"))
+    cuda = decode_bytes(encoded.data, DecoderConfig(device="cuda"))
+    assert cpu.hash_hex == cuda.hash_hex == encoded.decoded.md5().hex()
+    on_cuda = encode_picture(photo, EncoderConfig(tool="mfc", quality=quality, device="cuda"))
+    assert decode_bytes(on_cuda.data, DecoderConfig(device="cpu")).hash_hex == on_cuda.decoded.md5().hex()

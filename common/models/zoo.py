@@ -3,7 +3,8 @@
 ``mfc`` model ids (``ps_model_id``): ``quality`` for the main models (``weights/mfc_q{quality}.pt``),
 ``10 + quality`` for the ablation without cross-scale prediction (``mfc-noxs_q*.pt``: both tensors coded),
 ``20 + quality`` for the ablation without importance ordering and grouping (``mfc-nogroup_q*.pt``: one
-group, no order loss). ``ps_model_hash`` is the first 16 bytes of the SHA-256 of the weights file; a
+group, no order loss), ``30 + quality`` for the reference of the ablations (``mfc-short_q*.pt``: the main
+structure trained exactly as the ablations were, i.e. without the main models' longer fine-tuning). ``ps_model_hash`` is the first 16 bytes of the SHA-256 of the weights file; a
 decoder refuses a stream whose hash differs from its file's.
 
 Weights are read from ``ICM_MFC_WEIGHTS`` (a folder, searched first, e.g. for models being trained) and
@@ -23,7 +24,7 @@ from ..errors import ConfigError, ResourceError
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 ENV_WEIGHTS = "ICM_MFC_WEIGHTS"
-VARIANT_BASE = {"mfc": 0, "noxs": 10, "nogroup": 20}
+VARIANT_BASE = {"mfc": 0, "noxs": 10, "nogroup": 20, "short": 30}
 MAX_QUALITY = 9
 DEFAULT_QUALITY = 3
 HASH_BYTES = 16

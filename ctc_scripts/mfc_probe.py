@@ -1,0 +1,75 @@
+"""Where an ``mfc`` model loses accuracy: mAP of NN part 2 on four mixes of original and decoded tensors.
+
+    python -m icm.ctc_scripts.mfc_probe --quality 4 [--model short] [--limit N]
+
+On coco-val-dev: (a) both tensors original (the uncompressed reference); (b) s32 original, s16 predicted
+from it by the model's prediction network (no residual: the ceiling of cross-scale prediction); (c) s16
+original, s32 decoded (the cost of coding s32 alone); (d) the model's full decode. Models that predict s16
+from a coded s32 only (the ``mfc`` structure) are probed.
+"""
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from ..common.image_io import read_image
+from ..common.layers.exact import from_fixed, to_fixed
+from ..common.models import zoo
+from ..common.paths import coco_val_dev
+from ..common.tasknet.coco_eval import evaluate_detections, image_ids_by_file_name
+from ..common.tasknet.registry import load_task_network
+
+MIXES = {"a": "s16 original, s32 original", "b": "s16 predicted from the original s32, s32 original",
+         "c": "s16 original, s32 decoded", "d": "s16 and s32 decoded (the codec)"}
+
+
+def probe(model: str, quality: int, limit: int = 0) -> dict[str, float]:
+    runtime = zoo.load_for_encoder(model, quality).runtime
+    p = runtime.prediction
+    if p is None or (p.source, p.target) != (1, 0):
+        raise SystemExit(f"mfc model {model} q{quality} does not predict s16 from s32")
+    folder, annotations = coco_val_dev()
+    ids = image_ids_by_file_name(annotations)
+    network = load_task_network(runtime.config.task_network, input_size=runtime.config.input_size)
+    results = {k: [] for k in MIXES}
+    paths = sorted(folder.glob("*.jpg"))[: limit or None]
+    codec = runtime.codecs[1]
+    for path in paths:
+        rgb = read_image(path)
+        size = (rgb.shape[1], rgb.shape[0])
+        with torch.no_grad():
+            s16, s32 = network.part1(network.preprocess(rgb))
+            z, streams, s32_fixed = codec.encode(s32, s16 if codec.config.side_channels else None, synthesise=True)
+            s32_hat = from_fixed(s32_fixed)
+            predicted = from_fixed(runtime.predict(to_fixed(s32)))
+            decoded_s16 = from_fixed(runtime.predict(s32_fixed))
+            if 0 in runtime.codecs:  # a coded residual: decode it as the decoder would
+                residual = runtime.codecs[0]
+                x = s16 - decoded_s16
+                rz, rstreams, _ = residual.encode(x)
+                gains = residual.gains_q16
+                r_fixed = residual.decode(rz, rstreams, *s16.shape[-2:], gains, [0] * len(gains))
+                decoded_s16 = from_fixed(runtime.add_residual(runtime.predict(s32_fixed), r_fixed))
+            mixes = {"a": (s16, s32), "b": (predicted, s32), "c": (s16, s32_hat), "d": (decoded_s16, s32_hat)}
+            for key, tensors in mixes.items():
+                dets = network.part2([t.float() for t in tensors], size)
+                results[key] += dets.to_coco_results(ids[path.name])
+    image_ids = [ids[p.name] for p in paths]
+    return {k: 100 * evaluate_detections(v, annotations, image_ids=image_ids)["mAP"] for k, v in results.items()}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="mfc")
+    parser.add_argument("--quality", type=int, default=3)
+    parser.add_argument("--limit", type=int, default=0, help="only the first N images (0 = all 64)")
+    args = parser.parse_args(argv)
+    scores = probe(args.model, args.quality, args.limit)
+    for key, label in MIXES.items():
+        print(f"({key}) {label}: mAP {scores[key]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
