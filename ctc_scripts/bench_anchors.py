@@ -6,9 +6,7 @@ Every image goes through the real encoder and decoder pipelines (bitstream bytes
 bpp = all bits / all original pixels; mAP with pycocotools on the decoded output.
 """
 import argparse
-import time
 
-import numpy as np
 import torch
 
 from ..common.config import DecoderConfig, EncoderConfig, InnerCodecConfig
@@ -16,33 +14,17 @@ from ..common.image_io import read_image
 from ..common.paths import coco_val_dev
 from ..common.tasknet.coco_eval import evaluate_detections, image_ids_by_file_name
 from ..common.tasknet.registry import load_task_network
-from ..decoder.pipeline import decode_bytes
-from ..encoder.pipeline import encode_picture
-
-
-def detections_of(network, output, size):
-    with torch.no_grad():
-        if output.picture is not None:
-            return network.detect(output.picture)
-        return network.part2([torch.from_numpy(f)[None] for f in output.features], size)
+from .coding_loop import Tally, code_images, detections_of
 
 
 def run_point(tool: str, qp: int, resample: str | None, preset: str, images, ids, network, annotations):
     inner = InnerCodecConfig(preset=preset)
-    bits = pixels = 0
-    encode_s, decode_s, results = [], [], []
-    for path, rgb in images:
-        encoded = encode_picture(rgb, EncoderConfig(tool=tool, qp=qp, resample=resample, inner=inner))
-        start = time.perf_counter()
-        decoded = decode_bytes(encoded.data, DecoderConfig(inner=inner))
-        decode_s.append(time.perf_counter() - start)
-        encode_s.append(encoded.encode_seconds)
-        bits += encoded.bits
-        pixels += rgb.shape[0] * rgb.shape[1]
-        size = (rgb.shape[1], rgb.shape[0])
-        results += detections_of(network, decoded.output, size).to_coco_results(ids[path.name])
+    tally, results = Tally(), []
+    encoder = EncoderConfig(tool=tool, qp=qp, resample=resample, inner=inner)
+    for item in code_images(images, encoder, DecoderConfig(inner=inner), tally):
+        results += detections_of(network, item.decoded.output, item.size).to_coco_results(ids[item.path.name])
     scores = evaluate_detections(results, annotations, image_ids=[ids[p.name] for p, _ in images])
-    return bits / pixels, scores, float(np.mean(encode_s)), float(np.mean(decode_s))
+    return tally.bpp, scores, tally.mean_encode_seconds, tally.mean_decode_seconds
 
 
 def main(argv=None) -> int:

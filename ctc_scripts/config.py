@@ -143,8 +143,10 @@ class CtcConfig:
         described = {"version": RECORD_VERSION, "tool": codec.tool, "task_network": self.task_network,
                      "task_input_size": self.task_input_size, "device_type": self.device.split(":")[0]}
         if codec.coded:
+            from ..encoder.tools import get_encoder
+            encoder_config = self.encoder_config(codec, qp)
             # Settings that are None (unset, e.g. fields a later EncoderConfig adds) do not enter the key.
-            encoder = {k: v for k, v in asdict(self.encoder_config(codec, qp)).items() if v is not None}
+            encoder = {k: v for k, v in asdict(encoder_config).items() if v is not None}
             encoder.pop("device")
             for key in ("vtm_encoder", "vtm_decoder", "decoder"):
                 encoder["inner"].pop(key)
@@ -154,8 +156,7 @@ class CtcConfig:
             else:
                 encoder["inner"].pop("vtm_cfg")
             described["encoder"] = encoder
-            from ..encoder.tools import get_encoder
-            resources = get_encoder(codec.tool).resource_fingerprint(self.encoder_config(codec, qp))
+            resources = get_encoder(codec.tool).resource_fingerprint(encoder_config)
             if resources:  # e.g. the hash of a learned model's weights: retrained weights redo the point
                 described["resources"] = resources
         text = json.dumps(described, sort_keys=True)
@@ -457,6 +458,7 @@ def _value_list(values, where: str, key: str, what: str, minimum: int, maximum: 
 def check_resources(config: CtcConfig):
     """Check that everything the run needs is there; return the dataset (see :mod:`.dataset`).
     Raises the first problem as an IcmError with one line."""
+    from ..encoder.tools import get_encoder
     from .dataset import load_dataset
 
     dataset = load_dataset(config.dataset)
@@ -468,9 +470,9 @@ def check_resources(config: CtcConfig):
         if not codec.coded:
             continue
         encoder = config.encoder_config(codec, codec.values[0])
-        from ..encoder.tools import get_encoder
+        tool = get_encoder(codec.tool)
         for value in codec.values:
-            get_encoder(codec.tool).check_resources(config.encoder_config(codec, value))
+            tool.check_resources(config.encoder_config(codec, value))
         if codec.tool == "vvc-image" and encoder.resample is not None:
             from ..anchors.vvc_image import coded_size
             coded_size(640, 480, encoder)

@@ -12,9 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import time
 
-import numpy as np
 import torch
 
 from ..common.bitstream import serialize
@@ -25,6 +23,7 @@ from ..common.tasknet.coco_eval import evaluate_detections, image_ids_by_file_na
 from ..common.tasknet.registry import load_task_network
 from ..decoder.pipeline import decode_bytes
 from ..encoder.pipeline import encode_picture
+from .coding_loop import Tally, code_images, detections_of
 
 
 def partial_stream_bytes(bitstream, group_limit: int) -> int:
@@ -38,24 +37,13 @@ def partial_stream_bytes(bitstream, group_limit: int) -> int:
 
 def evaluate(model: str, quality: int, images, ids, annotations, network, max_groups=(), device="cpu") -> dict:
     config = EncoderConfig(tool="mfc", quality=quality, model=model, device=device)
-    bits = pixels = 0
-    encode_s, decode_s, results = [], [], []
+    tally, results = Tally(), []
     partial = {k: {"bits": 0, "results": []} for k in max_groups}
     side = {"z": 0, "groups": 0, "header": 0}
-    for path, rgb in images:
-        encoded = encode_picture(rgb, config)
-        start = time.perf_counter()
-        decoded = decode_bytes(encoded.data, DecoderConfig(device=device))
-        decode_s.append(time.perf_counter() - start)
-        encode_s.append(encoded.encode_seconds)
-        bits += encoded.bits
-        pixels += rgb.shape[0] * rgb.shape[1]
-        size = (rgb.shape[1], rgb.shape[0])
-        image_id = ids[path.name]
-        with torch.no_grad():
-            dets = network.part2([torch.from_numpy(f)[None] for f in decoded.output.features], size)
-        results += dets.to_coco_results(image_id)
-        bs = decoded.bitstream
+    for item in code_images(images, config, DecoderConfig(device=device), tally):
+        encoded, image_id = item.encoded, ids[item.path.name]
+        results += detections_of(network, item.decoded.output, item.size).to_coco_results(image_id)
+        bs = item.decoded.bitstream
         groups = {cg["cg_tensor_id"]: cg["cg_num_groups"] for cg in bs.channel_group_headers}
         for unit in bs.payloads:
             key = "z" if unit["pl_group_idx"] == groups.get(unit["pl_tensor_id"]) else "groups"
@@ -63,20 +51,18 @@ def evaluate(model: str, quality: int, images, ids, annotations, network, max_gr
         side["header"] += len(encoded.data) - sum(u["pl_num_bytes"] for u in bs.payloads)
         for k in max_groups:
             part = decode_bytes(encoded.data, DecoderConfig(device=device, max_groups=k))
-            with torch.no_grad():
-                dets = network.part2([torch.from_numpy(f)[None] for f in part.output.features], size)
-            partial[k]["results"] += dets.to_coco_results(image_id)
+            partial[k]["results"] += detections_of(network, part.output, item.size).to_coco_results(image_id)
             partial[k]["bits"] += 8 * partial_stream_bytes(bs, k)
     image_ids = [ids[p.name] for p, _ in images]
     scores = evaluate_detections(results, annotations, image_ids=image_ids)
-    row = {"model": model, "quality": quality, "images": len(images), "bpp": bits / pixels,
+    row = {"model": model, "quality": quality, "images": len(images), "bpp": tally.bpp,
            "mAP": 100 * scores["mAP"], "mAP50": 100 * scores["mAP50"],
-           "encode_s": float(np.mean(encode_s)), "decode_s": float(np.mean(decode_s)),
+           "encode_s": tally.mean_encode_seconds, "decode_s": tally.mean_decode_seconds,
            "bytes_per_image": {k: v / len(images) for k, v in side.items()}}
     row["partial"] = {}
     for k, value in partial.items():
         s = evaluate_detections(value["results"], annotations, image_ids=image_ids)
-        row["partial"][k] = {"bpp": value["bits"] / pixels, "mAP": 100 * s["mAP"], "mAP50": 100 * s["mAP50"]}
+        row["partial"][k] = {"bpp": value["bits"] / tally.pixels, "mAP": 100 * s["mAP"], "mAP50": 100 * s["mAP50"]}
     return row
 
 

@@ -13,12 +13,15 @@ import argparse
 
 import torch
 
+from ..common.config import DecoderConfig, EncoderConfig
 from ..common.image_io import read_image
 from ..common.layers.exact import from_fixed, to_fixed
 from ..common.models import zoo
 from ..common.paths import coco_val_dev
 from ..common.tasknet.coco_eval import evaluate_detections, image_ids_by_file_name
 from ..common.tasknet.registry import load_task_network
+from ..decoder.pipeline import decode_bytes
+from ..encoder.pipeline import encode_picture
 
 MIXES = {"a": "s16 original, s32 original", "b": "s16 predicted from the original s32, s32 original",
          "c": "s16 original, s32 decoded", "d": "s16 and s32 decoded (the codec)"}
@@ -32,29 +35,23 @@ def probe(model: str, quality: int, limit: int = 0) -> dict[str, float]:
     folder, annotations = coco_val_dev()
     ids = image_ids_by_file_name(annotations)
     network = load_task_network(runtime.config.task_network, input_size=runtime.config.input_size)
+    config = EncoderConfig(tool="mfc", quality=quality, model=model)
     results = {k: [] for k in MIXES}
     paths = sorted(folder.glob("*.jpg"))[: limit or None]
-    codec = runtime.codecs[1]
     for path in paths:
         rgb = read_image(path)
         size = (rgb.shape[1], rgb.shape[0])
         with torch.no_grad():
             s16, s32 = network.part1(network.preprocess(rgb))
-            z, streams, s32_fixed = codec.encode(s32, s16 if codec.config.side_channels else None, synthesise=True)
-            s32_hat = from_fixed(s32_fixed)
             predicted = from_fixed(runtime.predict(to_fixed(s32)))
-            decoded_s16 = from_fixed(runtime.predict(s32_fixed))
-            if 0 in runtime.codecs:  # a coded residual: decode it as the decoder would
-                residual = runtime.codecs[0]
-                x = s16 - decoded_s16
-                rz, rstreams, _ = residual.encode(x)
-                gains = residual.gains_q16
-                r_fixed = residual.decode(rz, rstreams, *s16.shape[-2:], gains, [0] * len(gains))
-                decoded_s16 = from_fixed(runtime.add_residual(runtime.predict(s32_fixed), r_fixed))
-            mixes = {"a": (s16, s32), "b": (predicted, s32), "c": (s16, s32_hat), "d": (decoded_s16, s32_hat)}
-            for key, tensors in mixes.items():
+        # the codec itself: the encoder and decoder pipelines
+        features = decode_bytes(encode_picture(rgb, config).data, DecoderConfig()).output.features
+        s16_hat, s32_hat = (torch.from_numpy(f)[None] for f in features)
+        mixes = {"a": (s16, s32), "b": (predicted, s32), "c": (s16, s32_hat), "d": (s16_hat, s32_hat)}
+        for key, tensors in mixes.items():
+            with torch.no_grad():
                 dets = network.part2([t.float() for t in tensors], size)
-                results[key] += dets.to_coco_results(ids[path.name])
+            results[key] += dets.to_coco_results(ids[path.name])
     image_ids = [ids[p.name] for p in paths]
     return {k: 100 * evaluate_detections(v, annotations, image_ids=image_ids)["mAP"] for k, v in results.items()}
 

@@ -38,22 +38,23 @@ def task_network(name: str, size: int, device: str):
 class MfcEncoder(ToolEncoder):
     name = "mfc"
 
+    @staticmethod
+    def model_of(config: EncoderConfig) -> tuple[str, int]:
+        """(model family, quality) that ``config`` asks for, defaults filled in."""
+        return config.model or "mfc", config.quality if config.quality is not None else zoo.DEFAULT_QUALITY
+
     def resource_fingerprint(self, config: EncoderConfig) -> str | None:
-        quality = config.quality if config.quality is not None else zoo.DEFAULT_QUALITY
         try:
-            return zoo.file_hash(zoo.find_file(config.model or "mfc", quality)).hex()
+            return zoo.file_hash(zoo.find_file(*self.model_of(config))).hex()
         except (ConfigError, ResourceError):
             return None  # reported by check_resources before any work
 
     def check_resources(self, config: EncoderConfig) -> None:
-        quality = config.quality if config.quality is not None else zoo.DEFAULT_QUALITY
-        zoo.model_id(config.model or "mfc", quality)
-        zoo.find_file(config.model or "mfc", quality)
+        zoo.model_id(*self.model_of(config))
+        zoo.find_file(*self.model_of(config))
 
     def encode(self, rgb: np.ndarray, config: EncoderConfig) -> Bitstream:
-        variant = config.model or "mfc"
-        quality = config.quality if config.quality is not None else zoo.DEFAULT_QUALITY
-        model = zoo.load_for_encoder(variant, quality, config.device)
+        model = zoo.load_for_encoder(*self.model_of(config), config.device)
         runtime = model.runtime
         mconfig = runtime.config
         if config.task_network != mconfig.task_network or config.task_input_size != mconfig.input_size:
@@ -75,10 +76,9 @@ class MfcEncoder(ToolEncoder):
         for tensor_id, spec in enumerate(specs):
             entry = dict(fh_tensor_id=tensor_id, fh_channels=spec.channels, fh_height=spec.height,
                          fh_width=spec.width, fh_stride_log2=int(spec.stride).bit_length() - 1,
-                         fh_coding_mode=0, fh_range_flag=0, fh_packing_idc=0)
-            mode = mconfig.coding_mode(tensor_id)
-            if mode:
-                entry.update(fh_coding_mode=mode, fh_reference_id=runtime.prediction.source)
+                         fh_coding_mode=mconfig.coding_mode(tensor_id), fh_range_flag=0, fh_packing_idc=0)
+            if entry["fh_coding_mode"]:
+                entry["fh_reference_id"] = runtime.prediction.source
             header["tensors"].append(entry)
         residual_sources = {runtime.prediction.source} if any(
             c.config.residual for c in runtime.codecs.values()) else set()
