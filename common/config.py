@@ -34,6 +34,7 @@ class EncoderConfig:
     device: str = "cpu"
     quality: int | None = None  # learned tools: rate point (model quality); None = the tool's default
     model: str | None = None  # learned tools: model family (mfc: mfc, noxs, nogroup, short); None = the tool's default
+    refine_steps: int | None = None  # mfc: encoder-side latent refinement steps per coded tensor (0 = off); None = default
     inner: InnerCodecConfig = field(default_factory=InnerCodecConfig)
 
 

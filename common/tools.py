@@ -26,6 +26,11 @@ class ToolEncoder(ABC):
         result cache must add to its key so that new files redo the result."""
         return None
 
+    def resolved_settings(self, config: EncoderConfig) -> dict:
+        """Settings of ``config`` that the tool fills in when they are unset (None), with the values it uses:
+        a result cache keys on them, so a changed default redoes the result."""
+        return {}
+
     def check_resources(self, config: EncoderConfig) -> None:
         """Raise an IcmError (one line) if something ``encode`` needs with ``config`` is missing (e.g. model
         weights); called before long runs start. Nothing to check by default."""

@@ -148,6 +148,7 @@ class CtcConfig:
             # Settings that are None (unset, e.g. fields a later EncoderConfig adds) do not enter the key.
             encoder = {k: v for k, v in asdict(encoder_config).items() if v is not None}
             encoder.pop("device")
+            encoder.update(get_encoder(codec.tool).resolved_settings(encoder_config))
             for key in ("vtm_encoder", "vtm_decoder", "decoder"):
                 encoder["inner"].pop(key)
             if encoder["inner"]["encoder"] == "vtm":

@@ -3,6 +3,7 @@ import click
 
 from ..common.cli import guarded, open_trace
 from ..common.config import PRESETS, EncoderConfig, load_config
+from .mfc import MfcEncoder
 from .pipeline import encode_file
 from .tools import ENCODERS
 
@@ -24,16 +25,18 @@ from .tools import ENCODERS
 @click.option("--quality", type=int, default=None,
               help="Learned tools (mfc): rate point, the model's quality 1..9 [3]; higher = more bits.")
 @click.option("--model", default=None, help="Learned tools (mfc): model family: mfc, noxs, nogroup, short [mfc].")
+@click.option("--refine-steps", type=click.IntRange(0, 1000), default=None,
+              help="mfc: encoder-side latent refinement, gradient steps per coded tensor; 0 = off [40].")
 @click.option("--device", default=None, help="Device for neural networks: cpu or cuda [cpu].")
 @click.option("-c", "--config", "config_path", default=None, help="YAML file with encoder settings.")
 @click.option("--trace", default=None, help="Write every syntax element to this file ('-': stdout).")
 @guarded("icm-enc")
 def main(input_path, output_path, tool, qp, preset, inner_codec, vtm_encoder, vtm_cfg, resample, task_network,
-         task_input_size, quality, model, device, config_path, trace):
+         task_input_size, quality, model, refine_steps, device, config_path, trace):
     """Encode INPUT into an ICM bitstream OUTPUT and print its size."""
     config = load_config(EncoderConfig, config_path, tool=tool, qp=qp, resample=resample, task_network=task_network,
-                         task_input_size=task_input_size, quality=quality, model=model, device=device,
-                         inner_preset=preset,
+                         task_input_size=task_input_size, quality=quality, model=model, refine_steps=refine_steps,
+                         device=device, inner_preset=preset,
                          inner_encoder=inner_codec, inner_vtm_encoder=vtm_encoder, inner_vtm_cfg=vtm_cfg)
     tracer, handle = open_trace(trace)
     try:
@@ -42,8 +45,8 @@ def main(input_path, output_path, tool, qp, preset, inner_codec, vtm_encoder, vt
         if handle is not None:
             handle.close()
     if config.tool == "mfc":
-        click.echo(f"icm-enc: mfc model {config.model or 'mfc'} quality {config.quality or 'default'}: "
-                   f"{input_path} {result.width}x{result.height}")
+        click.echo(f"icm-enc: mfc model {config.model or 'mfc'} quality {config.quality or 'default'}, refinement "
+                   f"{MfcEncoder.refine_steps_of(config)} steps: {input_path} {result.width}x{result.height}")
     else:
         click.echo(f"icm-enc: {config.tool} qp {config.qp} (inner codec {config.inner.encoder}, preset "
                    f"{config.inner.preset}): {input_path} {result.width}x{result.height}")

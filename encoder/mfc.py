@@ -22,10 +22,14 @@ from ..common.models.mfc import GAIN_SCALE
 from ..common.syntax import structures as S
 from ..common.tasknet.registry import load_task_network
 from ..common.tools import ToolEncoder
+from .mfc_refine import LatentRefiner, RefineSettings
 
 TASK_NETWORK_IDS = {name: idx for idx, name in S.TASK_NETWORKS.items()}
 ENTROPY_PAYLOAD = 0
 _NETWORKS: dict = {}
+_REFINERS: dict = {}  # the refiner of the last model used (float copies of its decoder-side graphs)
+MAX_REFINE_STEPS = 1000
+DEFAULT_REFINE_STEPS = 40
 
 
 def task_network(name: str, size: int, device: str):
@@ -43,13 +47,26 @@ class MfcEncoder(ToolEncoder):
         """(model family, quality) that ``config`` asks for, defaults filled in."""
         return config.model or "mfc", config.quality if config.quality is not None else zoo.DEFAULT_QUALITY
 
+    @staticmethod
+    def refine_steps_of(config: EncoderConfig) -> int:
+        """Latent refinement steps that ``config`` asks for (the default filled in), validated."""
+        steps = DEFAULT_REFINE_STEPS if config.refine_steps is None else config.refine_steps
+        if not isinstance(steps, int) or isinstance(steps, bool) or not 0 <= steps <= MAX_REFINE_STEPS:
+            raise ConfigError(f"mfc: refine_steps must be an integer in 0..{MAX_REFINE_STEPS}, not {steps!r}")
+        return steps
+
     def resource_fingerprint(self, config: EncoderConfig) -> str | None:
         try:
             return zoo.file_hash(zoo.find_file(*self.model_of(config))).hex()
         except (ConfigError, ResourceError):
             return None  # reported by check_resources before any work
 
+    def resolved_settings(self, config: EncoderConfig) -> dict:
+        model, quality = self.model_of(config)
+        return {"model": model, "quality": quality, "refine_steps": self.refine_steps_of(config)}
+
     def check_resources(self, config: EncoderConfig) -> None:
+        self.refine_steps_of(config)
         zoo.model_id(*self.model_of(config))
         zoo.find_file(*self.model_of(config))
 
@@ -82,16 +99,24 @@ class MfcEncoder(ToolEncoder):
             header["tensors"].append(entry)
         residual_sources = {runtime.prediction.source} if any(
             c.config.residual for c in runtime.codecs.values()) else set()
+        refiner = self._refiner(model, network, config)
         decoded = {}
         for tensor_id in runtime.order:
             codec = runtime.codecs[tensor_id]
+            base = None
             if codec.config.residual:  # code the tensor minus its prediction from the decoded source
-                prediction = runtime.predict(decoded[runtime.prediction.source])
-                x, side = tensors[tensor_id] - from_fixed(prediction).to(tensors[tensor_id].device), None
+                base = from_fixed(runtime.predict(decoded[runtime.prediction.source])).to(tensors[tensor_id].device)
+                x, side = tensors[tensor_id] - base, None
             else:
                 x = tensors[tensor_id]
                 side = tensors[codec.config.side_tensor] if codec.config.side_channels else None
-            z_bytes, streams, decoded[tensor_id] = codec.encode(x, side, synthesise=tensor_id in residual_sources)
+            y = codec.analyse(x, side)
+            z_bytes, hyper = codec.code_hyper(y)
+            if refiner is not None:
+                known = {i: from_fixed(v) for i, v in decoded.items() if not runtime.codecs[i].config.residual}
+                y = refiner.refine(tensor_id, y, hyper, tensors, known, base)
+            synthesise = tensor_id in residual_sources or (refiner is not None and tensor_id != runtime.order[-1])
+            streams, decoded[tensor_id] = codec.code_latent(y, hyper, synthesise)
             groups = codec.config.groups
             bitstream.channel_group_headers.append({
                 "cg_tensor_id": tensor_id, "cg_num_channels": codec.config.latent_channels,
@@ -103,3 +128,16 @@ class MfcEncoder(ToolEncoder):
             for group, data in enumerate(streams):
                 bitstream.add_payload(data, ENTROPY_PAYLOAD, tensor_id, group)
         return bitstream
+
+    @staticmethod
+    def _refiner(model, network, config: EncoderConfig):
+        steps = MfcEncoder.refine_steps_of(config)
+        if not steps:
+            return None
+        key = (model.path, model.hash, str(config.device))
+        if _REFINERS.get("key") != key:
+            _REFINERS.clear()
+            _REFINERS.update(key=key, refiner=LatentRefiner(model.runtime, network, RefineSettings()))
+        refiner = _REFINERS["refiner"]
+        refiner.settings = RefineSettings(steps=steps)
+        return refiner

@@ -150,7 +150,27 @@ def test_wrong_model_hash_and_corrupt_payload_refused(tiny, photo):
         decode_bytes(serialize(dataclasses.replace(bitstream)), DecoderConfig())
 
 
+@pytest.mark.parametrize("quality", [1, 2])
+def test_latent_refinement(tiny, photo, quality):
+    """The refined latent lowers the model's objective for the picture, the stream differs from the
+    unrefined one and decodes exactly (a decoder does not know whether the encoder refined)."""
+    from icm.encoder import mfc as mfc_encoder
+
+    plain = encode_picture(photo, EncoderConfig(tool="mfc", quality=quality, refine_steps=0))
+    refined = encode_picture(photo, EncoderConfig(tool="mfc", quality=quality, refine_steps=8))
+    first, best = mfc_encoder._REFINERS["refiner"].last_costs
+    assert best < first
+    assert refined.data != plain.data
+    assert parse(refined.data).parameter_set == parse(plain.data).parameter_set
+    one = decode_with_threads(refined.data, 1)
+    two = decode_with_threads(refined.data, 2)
+    assert one.hash_hex == two.hash_hex == refined.decoded.md5().hex()
+
+
 def test_encoder_options_checked(tiny, photo, tmp_path, monkeypatch):
+    for steps in (-1, 1001, 2.5, True):
+        with pytest.raises(ConfigError, match="refine_steps"):
+            encode(photo, refine_steps=steps)
     with pytest.raises(ConfigError):
         encode(photo, model="unknown")
     with pytest.raises(ConfigError):

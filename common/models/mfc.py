@@ -507,26 +507,41 @@ class RuntimeCodec:
 
     # -- encoder
     @torch.no_grad()
-    def encode(self, x: torch.Tensor, side: torch.Tensor | None = None,
-               synthesise: bool = False) -> tuple[bytes, list[bytes], torch.Tensor | None]:
-        """``x`` (1 x C x H x W float) -> (z substream, group substreams, decoded tensor in fixed point if
-        ``synthesise``; the encoder pipeline decodes its stream anyway). ``side``: the side input."""
+    def analyse(self, x: torch.Tensor, side: torch.Tensor | None = None) -> torch.Tensor:
+        """``x`` (1 x C x H x W float) -> the latent ``y`` (float). ``side``: the side input."""
         x = x.to(self.device).float()
-        y = self.g_a(x, side.to(self.device).float()) if self.config.side_channels else self.g_a(x)
+        return self.g_a(x, side.to(self.device).float()) if self.config.side_channels else self.g_a(x)
+
+    @torch.no_grad()
+    def code_hyper(self, y: torch.Tensor) -> tuple[bytes, torch.Tensor]:
+        """The hyper latent of ``y``: (its substream, the hyper features in fixed point)."""
         z = self.h_a(y)
         z_bytes = self.prior.compress(z.cpu())
         z_hat = self.prior.decompress(z_bytes, tuple(z.shape))
-        hyper = self._hyper(z_hat)
+        return z_bytes, self._hyper(z_hat)
+
+    @torch.no_grad()
+    def code_latent(self, y: torch.Tensor, hyper: torch.Tensor,
+                    synthesise: bool = False) -> tuple[list[bytes], torch.Tensor | None]:
+        """The group substreams of the latent ``y`` given the hyper features, and the decoded tensor in fixed
+        point if ``synthesise`` (the encoder pipeline decodes its stream anyway)."""
         v_fixed, streams = [], []
         for group, (lo, hi) in enumerate(self.config.bounds()):
             mean, scale = self._group_params(group, hyper, v_fixed)
-            v = y[:, lo:hi].double() * (self.gains_q16[group] / GAIN_SCALE)
+            v = y[:, lo:hi].to(self.device).double() * (self.gains_q16[group] / GAIN_SCALE)
             symbols = torch.round(v - mean / (1 << ACT_FRAC_BITS)).clamp_(-(1 << 20), 1 << 20)
             symbols_np = symbols.cpu().numpy().astype(np.int32)
             streams.append(self.gaussian.compress(symbols_np, self._indexes(scale)))
             v_fixed.append((symbols * (1 << ACT_FRAC_BITS) + mean).clamp_(-ACT_LIMIT, ACT_LIMIT))
         x_hat = self._synthesise(v_fixed, self.gains_q16, [0] * len(v_fixed)) if synthesise else None
-        return z_bytes, streams, x_hat
+        return streams, x_hat
+
+    def encode(self, x: torch.Tensor, side: torch.Tensor | None = None,
+               synthesise: bool = False) -> tuple[bytes, list[bytes], torch.Tensor | None]:
+        """``x`` -> (z substream, group substreams, decoded tensor in fixed point if ``synthesise``)."""
+        y = self.analyse(x, side)
+        z_bytes, hyper = self.code_hyper(y)
+        return (z_bytes, *self.code_latent(y, hyper, synthesise))
 
     # -- decoder
     @torch.no_grad()

@@ -1,0 +1,127 @@
+"""Encoder-side latent refinement for ``mfc``: a rate-distortion search over the latent, per picture.
+
+The analysis transform gives a good latent for the average training picture; for the picture at hand the
+encoder can do better, because it has the original features and NN part 2 of the task network. Starting
+from the analysis output ``y``, a few gradient steps (Adam) lower the training objective of the model for
+this picture alone:
+
+    J(y) = bits(y) / 307200 + lambda * (w_feat * sum_t NMSE(t^, t) + alpha * D_task(raw(s16^, s32^), raw(s16, s32)))
+
+``bits`` is the ideal code length of the rounded groups under the entropy parameters of the hyper features
+(the hyper latent ``z`` is coded from the analysis output and kept fixed), ``t^`` the decoded tensors (the
+coded one, and the predicted one when the model predicts it), ``D_task`` the distillation distance of
+training (``common/models/distill.py``) and lambda, alpha the model's training values (in its weights file).
+The decoder-side networks run as float copies of their exact forms and rounding passes the gradient
+straight through; the iterate with the lowest ``J`` is kept. The stream is an ordinary ``mfc`` stream:
+decoders neither know nor care (like rate-distortion optimised quantisation in a video encoder).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..common.entropy.gaussian import GaussianConditional
+from ..common.layers.exact import ACT_SCALE, ExactGraph, FloatGraph, fake_fixed, from_fixed
+from ..common.models.distill import task_distortion
+from ..common.models.mfc import GAIN_SCALE, NOMINAL_PIXELS, MfcRuntime, RuntimeCodec
+
+W_FEAT = 2.0  # weight of the feature MSE terms in training (train_mfc.py --w-feat)
+
+
+def float_copy(exact: ExactGraph) -> FloatGraph:
+    """A frozen float graph with the exact graph's weights (for gradients through decoder-side networks)."""
+    graph = FloatGraph(exact.spec)
+    with torch.no_grad():
+        for k, conv in enumerate(graph.convs):
+            inv = torch.pow(2.0, -getattr(exact, f"s{k}").double())
+            conv.weight.copy_((getattr(exact, f"w{k}").double() * inv.view(-1, 1, 1, 1)).float())
+            conv.bias.copy_((getattr(exact, f"b{k}").double() * inv / ACT_SCALE).float())
+    return graph.requires_grad_(False).eval()
+
+
+def ste_round(x: torch.Tensor) -> torch.Tensor:
+    return x + (torch.round(x) - x).detach()
+
+
+@dataclass
+class RefineSettings:
+    steps: int = 0  # 0: no refinement
+    learning_rate: float = 0.02  # Adam step on the latent (whose quantisation step is 1 / gain)
+
+
+class LatentRefiner:
+    """Refines the latent of each coded tensor of one model (float copies of its decoder-side graphs)."""
+
+    def __init__(self, runtime: MfcRuntime, network, settings: RefineSettings):
+        self.runtime = runtime
+        self.network = network
+        self.settings = settings
+        info = runtime.info
+        self.lmbda = float(info.get("lambda", 0.0))
+        self.alpha = float(info.get("alpha", 1.0))
+        if self.lmbda <= 0:
+            raise ValueError("mfc refinement: the weights file does not give the model's lambda")
+        self.params = {tid: [float_copy(e) for e in codec.e] for tid, codec in runtime.codecs.items()}
+        self.synthesis = {tid: float_copy(codec.g_s) for tid, codec in runtime.codecs.items()}
+        self.predictor = float_copy(runtime.predictor) if runtime.predictor is not None else None
+        self.gaussian = GaussianConditional()
+        self.last_costs: tuple[float, float] | None = None  # J of the analysis output and of the kept latent
+
+    def _decode(self, tid: int, codec: RuntimeCodec, y: torch.Tensor, hyper: torch.Tensor):
+        """(bits, decoded tensor) of the latent ``y`` with rounding passed straight through."""
+        gains = [g / GAIN_SCALE for g in codec.gains_q16]
+        v_hats, bits = [], 0.0
+        for group, (lo, hi) in enumerate(codec.config.bounds()):
+            size = hi - lo
+            e = self.params[tid][group]
+            out = e(hyper, torch.cat(v_hats, 1)) if group else e(hyper)
+            mean, scale = out[:, :size], out[:, size:]
+            v = y[:, lo:hi] * gains[group]
+            v_hat = ste_round(v - mean) + mean
+            bits = bits - torch.log2(self.gaussian.likelihood(v_hat, scale, mean)).sum()
+            v_hats.append(fake_fixed(v_hat))
+        y_hat = torch.cat([v / gains[g] for g, v in enumerate(v_hats)], 1)
+        return bits, self.synthesis[tid](y_hat)
+
+    def refine(self, tid: int, y: torch.Tensor, hyper_fixed: torch.Tensor, originals: list[torch.Tensor],
+               known: dict[int, torch.Tensor], base: torch.Tensor | None) -> torch.Tensor:
+        """The refined latent of tensor ``tid``'s codec.
+
+        ``originals``: the split tensors; ``known``: tensors already decoded (float); ``base``: the
+        prediction the codec's residual is added to (None for a codec of the tensor itself). A tensor that
+        is neither known nor predicted from ``tid`` enters NN part 2 as its original (it is coded later)."""
+        settings = self.settings
+        codec = self.runtime.codecs[tid]
+        prediction = self.runtime.prediction
+        predicted_here = (prediction is not None and prediction.source == tid
+                          and self.runtime.config.coding_mode(prediction.target) == 1)
+        originals = [t.detach().float() for t in originals]
+        variances = [max(float(t.var()), 1e-6) for t in originals]
+        with torch.no_grad():
+            raw_ref = self.network.part2_raw(originals)
+        hyper = from_fixed(hyper_fixed)
+        start = y.detach().float().clone()
+        latent = start.clone().requires_grad_(True)
+        optimiser = torch.optim.Adam([latent], lr=settings.learning_rate)
+        best, best_cost, first_cost = start, float("inf"), None
+        for step in range(settings.steps + 1):
+            bits, x_hat = self._decode(tid, codec, latent, hyper)
+            hats = [known.get(i, t) for i, t in enumerate(originals)]
+            hats[tid] = fake_fixed(x_hat if base is None else base + x_hat)
+            if predicted_here:
+                hats[prediction.target] = fake_fixed(self.predictor(hats[tid]))
+            distortion = W_FEAT * sum(torch.mean((h - o) ** 2) / v for h, o, v in zip(hats, originals, variances))
+            distortion = distortion + self.alpha * task_distortion(self.network.part2_raw(hats), raw_ref)
+            cost = bits / NOMINAL_PIXELS + self.lmbda * distortion
+            if first_cost is None:
+                first_cost = cost.item()
+            if cost.item() < best_cost:
+                best_cost, best = cost.item(), latent.detach().clone()
+            if step == settings.steps:
+                break
+            optimiser.zero_grad()
+            cost.backward()
+            optimiser.step()
+        self.last_costs = (first_cost, best_cost)
+        return best
