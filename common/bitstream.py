@@ -33,14 +33,13 @@ class Bitstream:
 
     def add_payload(self, data: bytes, payload_type: int, tensor_id: int = 0, group_idx: int = 0) -> None:
         self.payloads.append({"pl_type": payload_type, "pl_tensor_id": tensor_id, "pl_group_idx": group_idx,
-                              "pl_num_bytes": len(data), "pl_data": bytes(data)})
+                              "pl_data": bytes(data)})
 
 
 def new_parameter_set(tool: str, width: int, height: int, **values) -> dict:
     """A parameter set with every element at its default; ``values`` override elements by name."""
     tool_ids = {name: idx for idx, name in S.TOOLS.items()}
-    ps = {"ps_syntax_version_major": S.SYNTAX_VERSION_MAJOR, "ps_syntax_version_minor": S.SYNTAX_VERSION_MINOR,
-          "ps_level_idc": smallest_level_for(max_picture_width=width, max_picture_height=height,
+    ps = {"ps_level_idc": smallest_level_for(max_picture_width=width, max_picture_height=height,
                                              max_picture_samples=width * height),
           "ps_tool_id": tool_ids[tool], "ps_model_id": 0, "ps_picture_width": width, "ps_picture_height": height,
           "ps_bit_depth_minus8": 0, "ps_task_network_id": 0, "ps_inner_codec_id": 0, "ps_resampling_flag": 0,
@@ -59,7 +58,8 @@ def serialize(bitstream: Bitstream, tracer: Tracer | None = None) -> bytes:
     units += [(S.UNIT_CHANNEL_GROUP_HEADER, cg) for cg in bitstream.channel_group_headers]
     units += [(S.UNIT_PAYLOAD, pl) for pl in bitstream.payloads]
     units.append((S.UNIT_HASH, bitstream.output_hash))
-    values = {"units": [{"unit_type": unit_type, "body": body} for unit_type, body in units]}
+    values = {"bs_syntax_version_major": S.SYNTAX_VERSION_MAJOR, "bs_syntax_version_minor": S.SYNTAX_VERSION_MINOR,
+              "units": [{"unit_type": unit_type, "body": body} for unit_type, body in units]}
     return write_structure(S.BITSTREAM, values, tracer=tracer)
 
 
@@ -67,6 +67,7 @@ def parse(data: bytes, tracer: Tracer | None = None) -> Bitstream:
     """Parse and check a bitstream; raise BitstreamError / LevelLimitError on any violation."""
     if len(data) < 4 or int.from_bytes(data[:4], "big") != S.MAGIC:
         raise BitstreamError("not an ICM bitstream (wrong magic number)")
+    _check_version(data)
     units = read_structure(S.BITSTREAM, data, tracer=tracer)["units"]
     if not units or units[0]["unit_type"] != S.UNIT_PARAMETER_SET:
         raise BitstreamError("the first unit is not a parameter set")
@@ -92,6 +93,18 @@ def parse(data: bytes, tracer: Tracer | None = None) -> Bitstream:
         raise BitstreamError("truncated bitstream: no decoded-output hash unit")
     _check_semantics(bitstream)
     return bitstream
+
+
+def _check_version(data: bytes) -> None:
+    """A clear refusal of other syntax versions, before anything else is parsed."""
+    if len(data) < 6:
+        raise BitstreamError("truncated bitstream: no syntax version")
+    if data[4] == 0 and len(data) > 9 and data[9] == 1:  # version 1: unit type 0, 32-bit size, then the version
+        raise BitstreamError(f"an ICM syntax version 1 bitstream: this decoder reads version "
+                             f"{S.SYNTAX_VERSION_MAJOR} only (re-encode it)")
+    if data[4] != S.SYNTAX_VERSION_MAJOR:
+        raise BitstreamError(f"ICM syntax version {data[4]}.{data[5]}: this decoder reads version "
+                             f"{S.SYNTAX_VERSION_MAJOR} only")
 
 
 def _check_semantics(bitstream: Bitstream) -> None:

@@ -18,6 +18,7 @@ import yaml
 
 from ..common.config import PRESETS, DecoderConfig, EncoderConfig, load_config
 from ..common.errors import ConfigError, ResourceError
+from ..common.syntax.structures import SYNTAX_VERSION_MAJOR, SYNTAX_VERSION_MINOR
 
 UNCOMPRESSED = "uncompressed"
 DEFAULT_OUTPUT_ROOT = "results"
@@ -140,7 +141,8 @@ class CtcConfig:
         """A fingerprint of everything that determines a point's per-image results (not the device
         index, the paths of the VTM programs or the number of jobs): a cached record whose key differs
         is stale and is redone."""
-        described = {"version": RECORD_VERSION, "tool": codec.tool, "task_network": self.task_network,
+        described = {"version": RECORD_VERSION, "syntax": f"{SYNTAX_VERSION_MAJOR}.{SYNTAX_VERSION_MINOR}",
+                     "tool": codec.tool, "task_network": self.task_network,
                      "task_input_size": self.task_input_size, "device_type": self.device.split(":")[0]}
         if codec.coded:
             from ..encoder.tools import get_encoder

@@ -48,8 +48,8 @@ def evaluate(model: str, quality: int, images, ids, annotations, network, max_gr
         groups = {cg["cg_tensor_id"]: cg["cg_num_groups"] for cg in bs.channel_group_headers}
         for unit in bs.payloads:
             key = "z" if unit["pl_group_idx"] == groups.get(unit["pl_tensor_id"]) else "groups"
-            side[key] += unit["pl_num_bytes"]
-        side["header"] += len(encoded.data) - sum(u["pl_num_bytes"] for u in bs.payloads)
+            side[key] += len(unit["pl_data"])
+        side["header"] += len(encoded.data) - sum(len(u["pl_data"]) for u in bs.payloads)
         for k in max_groups:
             part = decode_bytes(encoded.data, DecoderConfig(device=device, max_groups=k))
             partial[k]["results"] += detections_of(network, part.output, item.size).to_coco_results(image_id)

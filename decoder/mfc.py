@@ -90,7 +90,8 @@ class MfcDecoder(ToolDecoder):
                 raise BitstreamError(f"mfc model {ps['ps_model_id']}: tensor {tensor_id} needs groups "
                                      f"{codec.config.groups} in model order")
             gains = [_gain(g["cg_scale"]) for g in cg["groups"]]
-            offsets = [_offset(g["cg_offset"]) for g in cg["groups"]]
+            offsets = ([_offset(o["cg_offset"]) for o in cg["offsets"]] if cg["cg_offset_flag"]
+                       else [0] * len(cg["groups"]))
             count = len(sizes) if max_groups is None else min(max_groups, len(sizes))
             partial = partial or count < len(sizes)
             streams = [bitstream.payload(tensor_id, g) if g < count else None for g in range(len(sizes))]

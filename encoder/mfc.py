@@ -121,9 +121,9 @@ class MfcEncoder(ToolEncoder):
             bitstream.channel_group_headers.append({
                 "cg_tensor_id": tensor_id, "cg_num_channels": codec.config.latent_channels,
                 "cg_num_groups": len(groups),
-                "groups": [{"cg_group_size": size, "cg_scale": gain / GAIN_SCALE, "cg_offset": 0.0}
+                "groups": [{"cg_group_size": size, "cg_scale": gain / GAIN_SCALE}
                            for size, gain in zip(groups, codec.gains_q16)],
-                "cg_channel_order_flag": 0})
+                "cg_offset_flag": 0, "cg_channel_order_flag": 0})
             bitstream.add_payload(z_bytes, ENTROPY_PAYLOAD, tensor_id, len(groups))
             for group, data in enumerate(streams):
                 bitstream.add_payload(data, ENTROPY_PAYLOAD, tensor_id, group)

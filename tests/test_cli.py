@@ -64,7 +64,7 @@ def test_trace_prints_every_element(image_stream):
     result = run("icm-dec", "-i", str(image_stream), "--trace", "-")
     assert result.returncode == 0
     names = [line.split()[1] for line in result.stdout.splitlines() if line[:10].strip().isdigit()]
-    for name in ("bs_magic", "ps_picture_width", "ps_qp", "pl_num_bytes", "pl_data", "dh_hash"):
+    for name in ("bs_magic", "bs_syntax_version_major", "ps_picture_width", "ps_qp", "unit_size", "pl_data", "dh_hash"):
         assert name in names
 
 
@@ -88,8 +88,8 @@ def test_truncated_and_wrong_magic(image_stream, tmp_path):
 
 def test_level_limit(image_stream, tmp_path):
     data = bytearray(image_stream.read_bytes())
-    assert data[11] == 10  # ps_level_idc: after magic (4), unit header (5), two version bytes
-    data[11] = 77
+    assert data[8] == 10  # ps_level_idc: after magic (4), two version bytes, unit header (2)
+    data[8] = 77
     bad = tmp_path / "level.icm"
     bad.write_bytes(bytes(data))
     assert_one_line_error(run("icm-dec", "-i", str(bad)), 5, "level_idc")

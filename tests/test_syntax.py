@@ -17,8 +17,8 @@ def feature_bitstream() -> Bitstream:
                     fh_coding_mode=i, fh_range_flag=1, fh_quant_bit_depth_minus1=9,
                     fh_min_value=-1.5, fh_max_value=7.25, fh_packing_idc=1, fh_tile_columns=12) for i in range(2)]
     cg = {"cg_tensor_id": 0, "cg_num_channels": 4, "cg_num_groups": 2,
-          "groups": [dict(cg_group_size=1, cg_scale=2.0, cg_offset=0.0),
-                     dict(cg_group_size=3, cg_scale=0.5, cg_offset=0.125)],
+          "groups": [dict(cg_group_size=1, cg_scale=2.0), dict(cg_group_size=3, cg_scale=0.5)],
+          "cg_offset_flag": 1, "offsets": [dict(cg_offset=0.0), dict(cg_offset=0.125)],
           "cg_channel_order_flag": 1, "order": [dict(cg_channel_index=c) for c in (3, 1, 0, 2)]}
     tensors[1]["fh_reference_id"] = 0  # tensor 1 is predicted from tensor 0
     bitstream = Bitstream(ps, {"fh_num_tensors": 2, "tensors": tensors}, [cg])
@@ -124,10 +124,12 @@ def test_unknown_level_and_tool_are_rejected():
 
 def test_reserved_unit_types_are_skipped():
     data = serialize(feature_bitstream())
-    # insert a unit of reserved type 200 with 3 bytes right after the magic + parameter set
-    ps_size = int.from_bytes(data[5:9], "big")
-    cut = 4 + 5 + ps_size
-    extra = bytes([200]) + (3).to_bytes(4, "big") + b"xyz"
+    # insert a unit of reserved type 13 with 3 bytes right after the bitstream header + parameter set
+    reader = BitReader(data)
+    reader.read_bits(48 + 4)  # magic, version, unit_type
+    ps_size = reader.read_ue()
+    cut = (reader.bit_position + 7) // 8 + ps_size
+    extra = bytes([0b1101_0010, 0]) + b"xyz"  # unit_type u(4) 13, unit_size ue(v) 3 (00100), alignment
     again = parse(data[:cut] + extra + data[cut:])
     assert again.payload(0, 0) == b"hello"
 
@@ -135,6 +137,18 @@ def test_reserved_unit_types_are_skipped():
 def test_missing_hash_unit_is_an_error():
     bitstream = feature_bitstream()
     data = serialize(bitstream)
-    hash_unit_size = 5 + 1 + 1 + 1 + 16
+    hash_unit_size = 2 + 1 + 1 + 1 + 16  # unit_type u(4) + unit_size ue(v) 19 (9 bits), aligned; then the body
     with pytest.raises(BitstreamError, match="hash"):
         parse(data[:-hash_unit_size])
+
+
+def test_other_syntax_versions_are_refused_clearly():
+    data = serialize(feature_bitstream())
+    assert data[4:6] == bytes([2, 0])
+    version1 = b"ICMB" + bytes([0]) + (33).to_bytes(4, "big") + bytes([1, 0, 10]) + bytes(30)
+    with pytest.raises(BitstreamError, match="version 1 bitstream"):
+        parse(version1)
+    with pytest.raises(BitstreamError, match="version 3.0"):
+        parse(data[:4] + bytes([3]) + data[5:])
+    with pytest.raises(BitstreamError, match="no syntax version"):
+        parse(data[:5])

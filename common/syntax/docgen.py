@@ -35,7 +35,7 @@ def _rows(nodes: tuple, depth: int, indexes: list[str], out: list[tuple[str, str
             _rows(node.body, depth + 1, indexes + [node.index], out)
             out.append((f"{pad}}}", ""))
         elif isinstance(node, Sized):
-            _rows((node.size,), depth, indexes, out)
+            _rows((node.size, ByteAlignment()), depth, indexes, out)
             out.append((f"{pad}/* the body below is exactly {node.size.name} bytes long */", ""))
             _rows(node.body, depth, indexes, out)
         elif isinstance(node, Switch):

@@ -10,7 +10,8 @@ from typing import Callable
 from ..errors import BitstreamError, LevelLimitError
 from .bitio import BitReader, BitWriter
 from .levels import level_limits, DEFAULT_LEVEL_IDC
-from .nodes import ByteAlignment, ByteArray, Element, ForEach, If, Sized, Struct, Switch, WhileMoreData
+from .nodes import (REST_OF_UNIT, ByteAlignment, ByteArray, Element, ForEach, If, Sized, Struct, Switch,
+                    WhileMoreData)
 
 Tracer = Callable[[int, str, str, object], None]  # (bit position, name, descriptor, value)
 
@@ -79,7 +80,11 @@ def read_structure(struct: Struct, data: bytes, tracer: Tracer | None = None,
     return values
 
 
-def _count(node: ByteArray, scope: _Scope) -> int:
+def _count(node: ByteArray, scope: _Scope, bits_left: int | None = None) -> int:
+    if node.count == REST_OF_UNIT:
+        if bits_left is None:
+            raise ValueError(f"{node.name}: the rest of the unit is only known when reading")
+        return bits_left // 8
     return node.count if isinstance(node.count, int) else scope.get(node.count)
 
 
@@ -154,7 +159,7 @@ class _Writer(_Walker):
 
     def byte_array(self, node: ByteArray, scope: _Scope) -> None:
         data = bytes(scope.get(node.name))
-        if len(data) != _count(node, scope):
+        if node.count != REST_OF_UNIT and len(data) != _count(node, scope):
             raise ValueError(f"{node.name} has {len(data)} bytes, {node.count} says {_count(node, scope)}")
         self.trace(self.bits.bit_position, node.name, f"b(8)[{len(data)}]", data)
         self.bits.write_bytes(data)
@@ -178,6 +183,7 @@ class _Writer(_Walker):
         payload = body.bits.getvalue()
         scope.top[node.size.name] = len(payload)
         self.element(node.size, scope)
+        self.alignment()
         self.ctx.limits = body_ctx.limits
         start = self.bits.bit_position
         for position, *rest in lines:
@@ -211,7 +217,7 @@ class _Reader(_Walker):
 
     def byte_array(self, node: ByteArray, scope: _Scope) -> None:
         position = self.bits.bit_position
-        data = self.bits.read_bytes(_count(node, scope))
+        data = self.bits.read_bytes(_count(node, scope, self.bits.bits_left))
         self.trace(position, node.name, f"b(8)[{len(data)}]", data)
         scope.top[node.name] = data
 
@@ -229,6 +235,7 @@ class _Reader(_Walker):
 
     def sized(self, node: Sized, scope: _Scope) -> None:
         self.element(node.size, scope)
+        self.alignment()
         body = _Reader(self.bits.sub_reader(scope.top[node.size.name]), self.ctx)
         body.walk(node.body, scope)
         if body.bits.bits_left:

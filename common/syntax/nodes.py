@@ -53,10 +53,13 @@ def fl32(name: str, doc: str, positive: bool = False) -> Element:
     return Element(name, "fl(32)", doc, finite=True, positive=positive)
 
 
+REST_OF_UNIT = "rest of the unit"  # ByteArray count: every byte left in the enclosing Sized body
+
+
 @dataclass(frozen=True)
 class ByteArray:
-    """``count`` bytes, b(8) each, at a byte-aligned position; ``count`` is a number or names an
-    earlier element."""
+    """``count`` bytes, b(8) each, at a byte-aligned position; ``count`` is a number, names an
+    earlier element, or is ``REST_OF_UNIT`` (the bytes up to the end of the enclosing ``Sized`` body)."""
 
     name: str
     count: str | int
@@ -103,7 +106,7 @@ class ForEach:
 
 @dataclass(frozen=True)
 class Sized:
-    """A byte count ``size`` (an element) followed by exactly that many bytes holding ``body``."""
+    """A byte count ``size`` (an element), byte alignment, then exactly that many bytes holding ``body``."""
 
     size: Element
     body: tuple
