@@ -23,26 +23,16 @@ from dataclasses import dataclass
 import torch
 
 from ..common.entropy.gaussian import GaussianConditional
-from ..common.layers.exact import ACT_SCALE, ExactGraph, FloatGraph, fake_fixed, from_fixed
+from ..common.layers.exact import ExactGraph, FloatGraph, fake_fixed, from_fixed
 from ..common.models.distill import task_distortion
-from ..common.models.mfc import GAIN_SCALE, NOMINAL_PIXELS, MfcRuntime, RuntimeCodec
+from ..common.models.mfc import GAIN_SCALE, NOMINAL_PIXELS, MfcRuntime, RuntimeCodec, ste_round
 
 W_FEAT = 2.0  # weight of the feature MSE terms in training (train_mfc.py --w-feat)
 
 
 def float_copy(exact: ExactGraph) -> FloatGraph:
     """A frozen float graph with the exact graph's weights (for gradients through decoder-side networks)."""
-    graph = FloatGraph(exact.spec)
-    with torch.no_grad():
-        for k, conv in enumerate(graph.convs):
-            inv = torch.pow(2.0, -getattr(exact, f"s{k}").double())
-            conv.weight.copy_((getattr(exact, f"w{k}").double() * inv.view(-1, 1, 1, 1)).float())
-            conv.bias.copy_((getattr(exact, f"b{k}").double() * inv / ACT_SCALE).float())
-    return graph.requires_grad_(False).eval()
-
-
-def ste_round(x: torch.Tensor) -> torch.Tensor:
-    return x + (torch.round(x) - x).detach()
+    return exact.to_float().requires_grad_(False).eval()
 
 
 @dataclass

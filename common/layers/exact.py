@@ -281,6 +281,17 @@ class ExactGraph(nn.Module):
             if int(worst.max()) >= EXACT_SUM_LIMIT:
                 raise ValueError(f"conv {k}: a partial sum could reach 2**52; not exact")
 
+    def to_float(self, slope: float = LEAKY_SLOPE) -> FloatGraph:
+        """A float graph with this graph's weights and biases as real numbers (the same function up to the
+        rounding of activations; for gradients through a decoder-side network, e.g. at the encoder)."""
+        graph = FloatGraph(self.spec, slope)
+        with torch.no_grad():
+            for k, conv in enumerate(graph.convs):
+                inv = torch.pow(2.0, -getattr(self, f"s{k}").double())
+                conv.weight.copy_((getattr(self, f"w{k}").double() * inv.view(-1, 1, 1, 1)).float())
+                conv.bias.copy_((getattr(self, f"b{k}").double() * inv / ACT_SCALE).float())
+        return graph
+
     def _params(self, k: int, device: torch.device):
         key = (k, str(device))
         if key not in self._cache:
@@ -313,13 +324,4 @@ class ExactGraph(nn.Module):
 def fake_quant_graph(graph: FloatGraph) -> FloatGraph:
     """A float copy of ``graph`` whose weights and biases are the exact form's values (for measuring the
     cost of quantisation with float arithmetic)."""
-    import copy
-
-    exact = ExactGraph.freeze(graph)
-    clone = copy.deepcopy(graph)
-    with torch.no_grad():
-        for k, conv in enumerate(clone.convs):
-            inv = torch.pow(2.0, -getattr(exact, f"s{k}").double())
-            conv.weight.copy_((getattr(exact, f"w{k}").double() * inv.view(-1, 1, 1, 1)).float())
-            conv.bias.copy_((getattr(exact, f"b{k}").double() * inv / ACT_SCALE).float())
-    return clone
+    return ExactGraph.freeze(graph).to_float(graph.slope)
