@@ -22,6 +22,7 @@ from ..common.paths import coco_val_dev
 from ..common.tasknet.coco_eval import evaluate_detections, image_ids_by_file_name
 from ..common.tasknet.registry import load_task_network
 from ..decoder.pipeline import decode_bytes
+from ..encoder.mfc import MfcEncoder
 from ..encoder.pipeline import encode_picture
 from .coding_loop import Tally, code_images, detections_of
 
@@ -36,7 +37,7 @@ def partial_stream_bytes(bitstream, group_limit: int) -> int:
 
 
 def evaluate(model: str, quality: int, images, ids, annotations, network, max_groups=(), device="cpu",
-             refine_steps: int = 0) -> dict:
+             refine_steps: int | None = None) -> dict:
     config = EncoderConfig(tool="mfc", quality=quality, model=model, device=device, refine_steps=refine_steps)
     tally, results = Tally(), []
     partial = {k: {"bits": 0, "results": []} for k in max_groups}
@@ -56,7 +57,8 @@ def evaluate(model: str, quality: int, images, ids, annotations, network, max_gr
             partial[k]["bits"] += 8 * partial_stream_bytes(bs, k)
     image_ids = [ids[p.name] for p, _ in images]
     scores = evaluate_detections(results, annotations, image_ids=image_ids)
-    row = {"model": model, "quality": quality, "refine_steps": refine_steps, "images": len(images), "bpp": tally.bpp,
+    row = {"model": model, "quality": quality, "refine_steps": MfcEncoder.refine_steps_of(config),
+           "images": len(images), "bpp": tally.bpp,
            "mAP": 100 * scores["mAP"], "mAP50": 100 * scores["mAP50"],
            "encode_s": tally.mean_encode_seconds, "decode_s": tally.mean_decode_seconds,
            "bytes_per_image": {k: v / len(images) for k, v in side.items()}}
@@ -72,7 +74,8 @@ def main(argv=None) -> int:
     parser.add_argument("--model", default="mfc")
     parser.add_argument("--qualities", type=int, nargs="+", default=[3])
     parser.add_argument("--max-groups", type=int, nargs="*", default=[])
-    parser.add_argument("--refine-steps", type=int, default=0, help="encoder-side latent refinement steps")
+    parser.add_argument("--refine-steps", type=int, default=None,
+                        help="encoder-side latent refinement steps (default: the encoder's)")
     parser.add_argument("--limit", type=int, default=0, help="only the first N images (0 = all 64)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0)
@@ -92,7 +95,7 @@ def main(argv=None) -> int:
         row = evaluate(args.model, quality, images, ids, annotations, network, args.max_groups, args.device,
                        args.refine_steps)
         b = row["bytes_per_image"]
-        print(f"{args.model} q{quality} refine {args.refine_steps}: bpp {row['bpp']:.5f} mAP {row['mAP']:.2f} mAP50 {row['mAP50']:.2f} "
+        print(f"{args.model} q{quality} refine {row['refine_steps']}: bpp {row['bpp']:.5f} mAP {row['mAP']:.2f} mAP50 {row['mAP50']:.2f} "
               f"enc {row['encode_s']:.3f} s dec {row['decode_s']:.3f} s | bytes/image: headers {b['header']:.1f} "
               f"z {b['z']:.1f} groups {b['groups']:.1f}", flush=True)
         for k, p in row["partial"].items():

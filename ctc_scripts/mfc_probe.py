@@ -1,11 +1,12 @@
 """Where an ``mfc`` model loses accuracy: mAP of NN part 2 on four mixes of original and decoded tensors.
 
-    python -m icm.ctc_scripts.mfc_probe --quality 4 [--model short] [--limit N]
+    python -m icm.ctc_scripts.mfc_probe --quality 4 [--model short] [--limit N] [--refine-steps N]
 
 On coco-val-dev: (a) both tensors original (the uncompressed reference); (b) s32 original, s16 predicted
 from it by the model's prediction network (no residual: the ceiling of cross-scale prediction); (c) s16
 original, s32 decoded (the cost of coding s32 alone); (d) the model's full decode. Models that predict s16
-from a coded s32 only (the ``mfc`` structure) are probed.
+from a coded s32 only (the ``mfc`` structure) are probed. The streams are the encoder's, with its default
+latent refinement unless ``--refine-steps`` says otherwise.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ MIXES = {"a": "s16 original, s32 original", "b": "s16 predicted from the origina
          "c": "s16 original, s32 decoded", "d": "s16 and s32 decoded (the codec)"}
 
 
-def probe(model: str, quality: int, limit: int = 0) -> dict[str, float]:
+def probe(model: str, quality: int, limit: int = 0, refine_steps: int | None = None) -> dict[str, float]:
     runtime = zoo.load_for_encoder(model, quality).runtime
     p = runtime.prediction
     if p is None or (p.source, p.target) != (1, 0):
@@ -35,7 +36,7 @@ def probe(model: str, quality: int, limit: int = 0) -> dict[str, float]:
     folder, annotations = coco_val_dev()
     ids = image_ids_by_file_name(annotations)
     network = load_task_network(runtime.config.task_network, input_size=runtime.config.input_size)
-    config = EncoderConfig(tool="mfc", quality=quality, model=model)
+    config = EncoderConfig(tool="mfc", quality=quality, model=model, refine_steps=refine_steps)
     results = {k: [] for k in MIXES}
     paths = sorted(folder.glob("*.jpg"))[: limit or None]
     for path in paths:
@@ -61,8 +62,9 @@ def main(argv=None) -> int:
     parser.add_argument("--model", default="mfc")
     parser.add_argument("--quality", type=int, default=3)
     parser.add_argument("--limit", type=int, default=0, help="only the first N images (0 = all 64)")
+    parser.add_argument("--refine-steps", type=int, default=None, help="encoder refinement (default: the encoder's)")
     args = parser.parse_args(argv)
-    scores = probe(args.model, args.quality, args.limit)
+    scores = probe(args.model, args.quality, args.limit, args.refine_steps)
     for key, label in MIXES.items():
         print(f"({key}) {label}: mAP {scores[key]:.2f}")
     return 0
