@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import torch
 
 from ..common.entropy.gaussian import GaussianConditional
+from ..common.errors import ResourceError
 from ..common.layers.exact import ExactGraph, FloatGraph, fake_fixed, from_fixed
 from ..common.models.distill import task_distortion
 from ..common.models.mfc import GAIN_SCALE, NOMINAL_PIXELS, MfcRuntime, RuntimeCodec, ste_round
@@ -52,7 +53,8 @@ class LatentRefiner:
         self.lmbda = float(info.get("lambda", 0.0))
         self.alpha = float(info.get("alpha", 1.0))
         if self.lmbda <= 0:
-            raise ValueError("mfc refinement: the weights file does not give the model's lambda")
+            raise ResourceError("mfc refinement: the weights file does not give the model's training lambda "
+                                "(re-export it with train_mfc export, or encode with --refine-steps 0)")
         self.params = {tid: [float_copy(e) for e in codec.e] for tid, codec in runtime.codecs.items()}
         self.synthesis = {tid: float_copy(codec.g_s) for tid, codec in runtime.codecs.items()}
         self.predictor = float_copy(runtime.predictor) if runtime.predictor is not None else None

@@ -166,6 +166,16 @@ def test_latent_refinement(tiny, photo, quality):
     assert one.hash_hex == two.hash_hex == refined.decoded.md5().hex()
 
 
+def test_refinement_needs_the_models_lambda(tiny, photo, tmp_path, monkeypatch):
+    weights = torch.load(tiny / "mfc_q1.pt", weights_only=True)
+    del weights["info"]["lambda"]
+    torch.save(weights, tmp_path / "mfc_q1.pt")
+    monkeypatch.setenv(zoo.ENV_WEIGHTS, str(tmp_path))
+    with pytest.raises(ResourceError, match="lambda"):
+        encode(photo, refine_steps=4)
+    assert parse(encode(photo, refine_steps=0).data).tool == "mfc"
+
+
 def test_encoder_options_checked(tiny, photo, tmp_path, monkeypatch):
     for steps in (-1, 1001, 2.5, True):
         with pytest.raises(ConfigError, match="refine_steps"):
