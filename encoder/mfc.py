@@ -22,7 +22,7 @@ from ..common.models.mfc import GAIN_SCALE
 from ..common.syntax import structures as S
 from ..common.tasknet.registry import load_task_network
 from ..common.tools import ToolEncoder
-from .mfc_refine import LatentRefiner, RefineSettings
+from .mfc_refine import LatentRefiner
 
 TASK_NETWORK_IDS = {name: idx for idx, name in S.TASK_NETWORKS.items()}
 ENTROPY_PAYLOAD = 0
@@ -99,7 +99,8 @@ class MfcEncoder(ToolEncoder):
             header["tensors"].append(entry)
         residual_sources = {runtime.prediction.source} if any(
             c.config.residual for c in runtime.codecs.values()) else set()
-        refiner = self._refiner(model, network, config)
+        steps = self.refine_steps_of(config)
+        refiner = self._refiner(model, network, config.device) if steps else None
         decoded = {}
         for tensor_id in runtime.order:
             codec = runtime.codecs[tensor_id]
@@ -114,7 +115,7 @@ class MfcEncoder(ToolEncoder):
             z_bytes, hyper = codec.code_hyper(y)
             if refiner is not None:
                 known = {i: from_fixed(v) for i, v in decoded.items() if not runtime.codecs[i].config.residual}
-                y = refiner.refine(tensor_id, y, hyper, tensors, known, base)
+                y = refiner.refine(tensor_id, y, hyper, tensors, known, base, steps)
             synthesise = tensor_id in residual_sources or (refiner is not None and tensor_id != runtime.order[-1])
             streams, decoded[tensor_id] = codec.code_latent(y, hyper, synthesise)
             groups = codec.config.groups
@@ -130,14 +131,10 @@ class MfcEncoder(ToolEncoder):
         return bitstream
 
     @staticmethod
-    def _refiner(model, network, config: EncoderConfig):
-        steps = MfcEncoder.refine_steps_of(config)
-        if not steps:
-            return None
-        key = (model.path, model.hash, str(config.device))
+    def _refiner(model, network, device: str) -> LatentRefiner:
+        """The refiner of ``model``, kept for the next picture (its float graphs are built once per model)."""
+        key = (model.path, model.hash, str(device))
         if _REFINERS.get("key") != key:
             _REFINERS.clear()
-            _REFINERS.update(key=key, refiner=LatentRefiner(model.runtime, network, RefineSettings()))
-        refiner = _REFINERS["refiner"]
-        refiner.settings = RefineSettings(steps=steps)
-        return refiner
+            _REFINERS.update(key=key, refiner=LatentRefiner(model.runtime, network))
+        return _REFINERS["refiner"]

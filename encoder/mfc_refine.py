@@ -18,8 +18,6 @@ decoders neither know nor care (like rate-distortion optimised quantisation in a
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
 from ..common.entropy.gaussian import GaussianConditional
@@ -29,6 +27,7 @@ from ..common.models.distill import task_distortion
 from ..common.models.mfc import GAIN_SCALE, NOMINAL_PIXELS, MfcRuntime, RuntimeCodec, ste_round
 
 W_FEAT = 2.0  # weight of the feature MSE terms in training (train_mfc.py --w-feat)
+LEARNING_RATE = 0.02  # Adam step on the latent (whose quantisation step is 1 / gain)
 
 
 def float_copy(exact: ExactGraph) -> FloatGraph:
@@ -36,19 +35,12 @@ def float_copy(exact: ExactGraph) -> FloatGraph:
     return exact.to_float().requires_grad_(False).eval()
 
 
-@dataclass
-class RefineSettings:
-    steps: int = 0  # 0: no refinement
-    learning_rate: float = 0.02  # Adam step on the latent (whose quantisation step is 1 / gain)
-
-
 class LatentRefiner:
     """Refines the latent of each coded tensor of one model (float copies of its decoder-side graphs)."""
 
-    def __init__(self, runtime: MfcRuntime, network, settings: RefineSettings):
+    def __init__(self, runtime: MfcRuntime, network):
         self.runtime = runtime
         self.network = network
-        self.settings = settings
         info = runtime.info
         self.lmbda = float(info.get("lambda", 0.0))
         self.alpha = float(info.get("alpha", 1.0))
@@ -78,15 +70,14 @@ class LatentRefiner:
         return bits, self.synthesis[tid](y_hat)
 
     def refine(self, tid: int, y: torch.Tensor, hyper_fixed: torch.Tensor, originals: list[torch.Tensor],
-               known: dict[int, torch.Tensor], base: torch.Tensor | None) -> torch.Tensor:
-        """The refined latent of tensor ``tid``'s codec.
+               known: dict[int, torch.Tensor], base: torch.Tensor | None, steps: int) -> torch.Tensor:
+        """The latent of tensor ``tid``'s codec after ``steps`` gradient steps from ``y``.
 
         ``originals``: the split tensors; ``known``: tensors already decoded (float); ``base``: the
         prediction the codec's residual is added to (None for a codec of the tensor itself). A tensor
         predicted from ``tid`` enters NN part 2 as its prediction (also when its residual is coded later:
         judging ``tid`` with the original there instead was measured 0.8 mAP worse at quality 5); one that is
         neither known nor predicted enters as its original (it is coded later)."""
-        settings = self.settings
         codec = self.runtime.codecs[tid]
         prediction = self.runtime.prediction
         predicted_here = prediction is not None and prediction.source == tid
@@ -97,9 +88,9 @@ class LatentRefiner:
         hyper = from_fixed(hyper_fixed)
         start = y.detach().float().clone()
         latent = start.clone().requires_grad_(True)
-        optimiser = torch.optim.Adam([latent], lr=settings.learning_rate)
+        optimiser = torch.optim.Adam([latent], lr=LEARNING_RATE)
         best, best_cost, first_cost = start, float("inf"), None
-        for step in range(settings.steps + 1):
+        for step in range(steps + 1):
             bits, x_hat = self._decode(tid, codec, latent, hyper)
             hats = [known.get(i, t) for i, t in enumerate(originals)]
             hats[tid] = fake_fixed(x_hat if base is None else base + x_hat)
@@ -112,7 +103,7 @@ class LatentRefiner:
                 first_cost = cost.item()
             if cost.item() < best_cost:
                 best_cost, best = cost.item(), latent.detach().clone()
-            if step == settings.steps:
+            if step == steps:
                 break
             optimiser.zero_grad()
             cost.backward()

@@ -536,13 +536,6 @@ class RuntimeCodec:
         x_hat = self._synthesise(v_fixed, self.gains_q16, [0] * len(v_fixed)) if synthesise else None
         return streams, x_hat
 
-    def encode(self, x: torch.Tensor, side: torch.Tensor | None = None,
-               synthesise: bool = False) -> tuple[bytes, list[bytes], torch.Tensor | None]:
-        """``x`` -> (z substream, group substreams, decoded tensor in fixed point if ``synthesise``)."""
-        y = self.analyse(x, side)
-        z_bytes, hyper = self.code_hyper(y)
-        return (z_bytes, *self.code_latent(y, hyper, synthesise))
-
     # -- decoder
     @torch.no_grad()
     def decode(self, z_bytes: bytes, streams: list[bytes | None], height: int, width: int,
