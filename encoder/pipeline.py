@@ -11,6 +11,7 @@ from ..common.fileio import write_bytes_atomically
 from ..common.image_io import read_image
 from ..common.output import DecodedOutput, hash_unit
 from ..common.syntax.interpreter import Tracer
+from ..common.threads import ENCODER_THREADS, torch_threads
 from ..decoder.tools import get_decoder
 from .tools import get_encoder
 
@@ -38,10 +39,15 @@ def check_qp(qp: int) -> None:
 
 
 def encode_picture(rgb: np.ndarray, config: EncoderConfig, tracer: Tracer | None = None) -> EncodeResult:
-    """Encode ``rgb`` with ``config.tool``; the stream carries the hash of its own decoded output."""
+    """Encode ``rgb`` with ``config.tool``; the stream carries the hash of its own decoded output.
+
+    The tool's float networks (task network part 1, analysis, refinement) run on one CPU thread: a float
+    sum's rounding depends on how it is split across threads, and a rounding difference can change a coded
+    symbol, so this keeps the stream independent of the machine's core count (decoding is exact anyway)."""
     check_qp(config.qp)
     start = time.perf_counter()
-    bitstream = get_encoder(config.tool).encode(rgb, config)
+    with torch_threads(ENCODER_THREADS):
+        bitstream = get_encoder(config.tool).encode(rgb, config)
     decoded = get_decoder(bitstream.parameter_set["ps_tool_id"]).decode(
         bitstream, DecoderConfig(device=config.device, inner=config.inner))
     bitstream.output_hash = hash_unit(decoded)

@@ -7,6 +7,7 @@ from icm.common.bitstream import parse
 from icm.common.config import DecoderConfig, EncoderConfig, InnerCodecConfig
 from icm.common.image_io import read_image
 from icm.common.tasknet.registry import load_task_network
+from icm.common.threads import torch_threads
 from icm.decoder.pipeline import decode_bytes
 from icm.encoder.pipeline import encode_picture
 
@@ -84,6 +85,6 @@ def test_decoding_is_deterministic_across_runs_and_threads(photos):
     data = encode_picture(photos[1], EncoderConfig(tool="vvc-feature", qp=37, inner=FAST)).data
     hashes = set()
     for threads in (1, 2):
-        torch.set_num_threads(threads)
-        hashes.add(decode_bytes(data, DecoderConfig()).hash_hex)
+        with torch_threads(threads):
+            hashes.add(decode_bytes(data, DecoderConfig()).hash_hex)
     assert len(hashes) == 1

@@ -4,6 +4,7 @@ import torch
 
 from icm.common.layers.exact import (ACT_LIMIT, ExactGraph, FloatGraph, GraphSpec, _weight_shift, fake_quant_graph,
                                      from_fixed, state_digest, to_fixed)
+from icm.common.threads import torch_threads
 
 
 def small_graph() -> GraphSpec:
@@ -19,13 +20,8 @@ def small_graph() -> GraphSpec:
 
 
 def run_with_threads(graph, inputs, threads):
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        with torch.no_grad():
-            return graph(*inputs)
-    finally:
-        torch.set_num_threads(before)
+    with torch_threads(threads), torch.no_grad():
+        return graph(*inputs)
 
 
 def test_exact_graph_matches_float_and_threads():

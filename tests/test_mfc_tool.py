@@ -16,7 +16,9 @@ from icm.common.config import DecoderConfig, EncoderConfig
 from icm.common.errors import BitstreamError, ConfigError, ResourceError
 from icm.common.image_io import read_image
 from icm.common.models import zoo
+from icm.common.threads import ENCODER_THREADS, torch_threads
 from icm.decoder.pipeline import decode_bytes
+from icm.encoder import mfc as mfc_encoder
 from icm.encoder.pipeline import encode_picture
 
 GROUPS = (2, 6)
@@ -69,12 +71,8 @@ def encode(rgb, **options):
 
 
 def decode_with_threads(data, threads, **options):
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         return decode_bytes(data, DecoderConfig(**options))
-    finally:
-        torch.set_num_threads(before)
 
 
 def test_round_trip_hash_and_threads(tiny, photo):
@@ -153,7 +151,6 @@ def test_wrong_model_hash_and_corrupt_payload_refused(tiny, photo):
 def test_latent_refinement(tiny, photo, quality):
     """The refined latent lowers the model's objective for the picture, the stream differs from the
     unrefined one and decodes exactly (a decoder does not know whether the encoder refined)."""
-    from icm.encoder import mfc as mfc_encoder
 
     plain = encode_picture(photo, EncoderConfig(tool="mfc", quality=quality, refine_steps=0))
     refined = encode_picture(photo, EncoderConfig(tool="mfc", quality=quality, refine_steps=8))
@@ -164,6 +161,23 @@ def test_latent_refinement(tiny, photo, quality):
     one = decode_with_threads(refined.data, 1)
     two = decode_with_threads(refined.data, 2)
     assert one.hash_hex == two.hash_hex == refined.decoded.md5().hex()
+
+
+def test_encoder_output_does_not_depend_on_the_thread_count(tiny, photo, monkeypatch):
+    """The encoder runs its float networks on one thread, whatever the caller set: same bytes on 1 and 2."""
+    streams = []
+    for threads in (1, 2):
+        with torch_threads(threads):
+            streams.append(encode_picture(photo, EncoderConfig(tool="mfc", quality=2, refine_steps=6)).data)
+            assert torch.get_num_threads() == threads  # the caller's setting is restored
+    assert streams[0] == streams[1]
+    seen = []
+    original = mfc_encoder.MfcEncoder.encode
+    monkeypatch.setattr(mfc_encoder.MfcEncoder, "encode",
+                        lambda self, rgb, config: seen.append(torch.get_num_threads()) or original(self, rgb, config))
+    with torch_threads(2):
+        encode(photo, refine_steps=0)
+    assert seen == [ENCODER_THREADS] == [1]
 
 
 def test_refinement_needs_the_models_lambda(tiny, photo, tmp_path, monkeypatch):

@@ -1,0 +1,19 @@
+"""The number of threads torch's CPU kernels use, set for the length of a block."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import torch
+
+ENCODER_THREADS = 1  # encoders run their float networks on one thread, so a stream does not depend on the machine's core count
+
+
+@contextmanager
+def torch_threads(count: int):
+    """Run the block with ``count`` intra-op threads, then restore the previous count."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
