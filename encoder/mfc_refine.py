@@ -24,7 +24,7 @@ from ..common.entropy.gaussian import GaussianConditional
 from ..common.errors import ResourceError
 from ..common.layers.exact import ExactGraph, FloatGraph, fake_fixed, from_fixed
 from ..common.models.distill import task_distortion
-from ..common.models.mfc import GAIN_SCALE, NOMINAL_PIXELS, MfcRuntime, RuntimeCodec, ste_round
+from ..common.models.mfc import GAIN_SCALE, NOMINAL_PIXELS, MfcRuntime, RuntimeCodec, code_groups
 
 W_FEAT = 2.0  # weight of the feature MSE terms in training (train_mfc.py --w-feat)
 LEARNING_RATE = 0.02  # Adam step on the latent (whose quantisation step is 1 / gain)
@@ -56,18 +56,10 @@ class LatentRefiner:
     def _decode(self, tid: int, codec: RuntimeCodec, y: torch.Tensor, hyper: torch.Tensor):
         """(bits, decoded tensor) of the latent ``y`` with rounding passed straight through."""
         gains = [g / GAIN_SCALE for g in codec.gains_q16]
-        v_hats, bits = [], 0.0
-        for group, (lo, hi) in enumerate(codec.config.bounds()):
-            size = hi - lo
-            e = self.params[tid][group]
-            out = e(hyper, torch.cat(v_hats, 1)) if group else e(hyper)
-            mean, scale = out[:, :size], out[:, size:]
-            v = y[:, lo:hi] * gains[group]
-            v_hat = ste_round(v - mean) + mean
-            bits = bits - torch.log2(self.gaussian.likelihood(v_hat, scale, mean)).sum()
-            v_hats.append(fake_fixed(v_hat))
+        v_hats, _, bits = code_groups(y, gains, hyper, self.params[tid], codec.config.bounds(), self.gaussian,
+                                      noise=False)
         y_hat = torch.cat([v / gains[g] for g, v in enumerate(v_hats)], 1)
-        return bits, self.synthesis[tid](y_hat)
+        return bits.sum(), self.synthesis[tid](fake_fixed(y_hat))
 
     def refine(self, tid: int, y: torch.Tensor, hyper_fixed: torch.Tensor, originals: list[torch.Tensor],
                known: dict[int, torch.Tensor], base: torch.Tensor | None, steps: int) -> torch.Tensor:

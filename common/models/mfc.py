@@ -34,6 +34,7 @@ from torch import nn
 
 from ..entropy.factorized import FactorizedPrior
 from ..entropy.gaussian import GaussianConditional, indexes_from_quantized_scales
+from ..entropy.torch_ops import add_uniform_noise
 from ..errors import ResourceError
 from ..layers.exact import (ACT_FRAC_BITS, ACT_LIMIT, ExactGraph, FloatGraph, GraphSpec, fake_fixed, from_fixed,
                             state_digest, to_fixed)
@@ -283,6 +284,28 @@ def ste_round(x: torch.Tensor) -> torch.Tensor:
     return x + (torch.round(x) - x).detach()
 
 
+def code_groups(y: torch.Tensor, gains, hyper: torch.Tensor, param_nets, bounds, gaussian: GaussianConditional,
+                noise: bool) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
+    """The groups of the latent ``y`` coded in order, in float (training, refinement).
+
+    Group ``g`` (channels ``bounds[g]``) is scaled by ``gains[g]``; its entropy parameters come from
+    ``param_nets[g]`` on the hyper features and the groups before it. Returns the decoded groups
+    (rounded around the mean, straight-through, on the fixed-point grid), the means, and the bits per
+    picture and group (N x G): of the rounded values, or with ``noise`` of the values plus uniform noise
+    (the training proxy)."""
+    v_hats, means, bits = [], [], []
+    for group, (lo, hi) in enumerate(bounds):
+        out = param_nets[group](hyper, torch.cat(v_hats, 1)) if group else param_nets[group](hyper)
+        mean, scale = out[:, :hi - lo], out[:, hi - lo:]
+        v = y[:, lo:hi] * gains[group]
+        v_hat = ste_round(v - mean) + mean
+        likelihood = gaussian.likelihood(add_uniform_noise(v) if noise else v_hat, scale, mean)
+        bits.append(-torch.log2(likelihood).sum(dim=(1, 2, 3)))
+        v_hats.append(fake_fixed(v_hat))
+        means.append(mean)
+    return v_hats, means, torch.stack(bits, 1)
+
+
 class LatentCodec(nn.Module):
     """BFC in float, for training."""
 
@@ -316,17 +339,10 @@ class LatentCodec(nn.Module):
         z_hat = ste_round(z - medians) + medians
         hyper = fake_fixed(self.h_s(fake_fixed(z_hat)))
         gains = self.gains()
-        v_hats, means, bits_y = [], [], []
-        for group, (lo, hi) in enumerate(self.config.bounds()):
-            mean, scale = self._params(group, hyper, v_hats)
-            v = y[:, lo:hi] * gains[group]
-            _, likelihood = self.gaussian(v, scale, mean, training=noise)
-            bits_y.append(-torch.log2(likelihood).sum(dim=(1, 2, 3)))
-            v_hats.append(fake_fixed(ste_round(v - mean) + mean))
-            means.append(mean)
+        v_hats, means, bits_y = code_groups(y, gains, hyper, self.e, self.config.bounds(), self.gaussian, noise)
         y_hat = torch.cat([v / gains[g] for g, v in enumerate(v_hats)], 1)
         out = {"x_hat": self.g_s(fake_fixed(y_hat)), "y": y, "y_hat": y_hat, "means": means,
-               "bits_y": torch.stack(bits_y, 1), "bits_z": -torch.log2(z_likelihood).sum(dim=(1, 2, 3))}
+               "bits_y": bits_y, "bits_z": -torch.log2(z_likelihood).sum(dim=(1, 2, 3))}
         if truncate is not None and truncate < len(self.config.groups):
             kept = v_hats[:truncate]
             for group in range(truncate, len(self.config.groups)):
