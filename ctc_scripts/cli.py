@@ -54,10 +54,17 @@ def run(config_path, output, jobs, device, preset, limit, codecs, bootstrap, ove
                f"{config.task_network} at {config.task_input_size}, device {config.device}, jobs {config.jobs}, "
                f"results in {config.output_dir()}")
     if check:
-        for codec, qp in points:
-            encoder = config.encoder_config(codec, qp) if codec.coded else None
-            inner = f" (inner {encoder.inner.encoder}, preset {encoder.inner.preset})" if encoder else ""
-            click.echo(f"  {codec.name} {'qp ' + str(qp) if qp is not None else ''}{inner}")
+        from ..encoder.tools import get_encoder
+
+        for codec, value in points:
+            if not codec.coded:
+                click.echo(f"  {codec.name}")
+                continue
+            encoder = config.encoder_config(codec, value)
+            settings = get_encoder(codec.tool).resolved_settings(encoder)  # learned tools: model, quality, ...
+            details = (", ".join(f"{k} {v}" for k, v in settings.items() if k != codec.parameter) if settings
+                       else f"inner {encoder.inner.encoder}, preset {encoder.inner.preset}")
+            click.echo(f"  {codec.name} {codec.parameter} {value} ({details})")
         click.echo(f"  {len(plan(config, dataset))} work items")
         return
     summary = run_ctc(config, dataset, progress=not quiet)

@@ -22,7 +22,7 @@ from ..common.models.mfc import GAIN_SCALE
 from ..common.syntax import structures as S
 from ..common.tasknet.registry import load_task_network
 from ..common.tools import ToolEncoder
-from .mfc_refine import LatentRefiner
+from .mfc_refine import REVISION as REFINE_REVISION, LatentRefiner
 
 TASK_NETWORK_IDS = {name: idx for idx, name in S.TASK_NETWORKS.items()}
 ENTROPY_PAYLOAD = 0
@@ -63,7 +63,11 @@ class MfcEncoder(ToolEncoder):
 
     def resolved_settings(self, config: EncoderConfig) -> dict:
         model, quality = self.model_of(config)
-        return {"model": model, "quality": quality, "refine_steps": self.refine_steps_of(config)}
+        steps = self.refine_steps_of(config)
+        settings = {"model": model, "quality": quality, "refine_steps": steps}
+        if steps:
+            settings["refine_revision"] = REFINE_REVISION
+        return settings
 
     def check_resources(self, config: EncoderConfig) -> None:
         self.refine_steps_of(config)

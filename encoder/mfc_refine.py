@@ -28,6 +28,7 @@ from ..common.models.mfc import GAIN_SCALE, NOMINAL_PIXELS, MfcRuntime, RuntimeC
 
 W_FEAT = 2.0  # weight of the feature MSE terms in training (train_mfc.py --w-feat)
 LEARNING_RATE = 0.02  # Adam step on the latent (whose quantisation step is 1 / gain)
+REVISION = 2  # raised whenever a change of the search changes the streams it writes (the CTC redoes refined points)
 
 
 def float_copy(exact: ExactGraph) -> FloatGraph:
