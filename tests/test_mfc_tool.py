@@ -180,6 +180,22 @@ def test_encoder_output_does_not_depend_on_the_thread_count(tiny, photo, monkeyp
     assert seen == [ENCODER_THREADS] == [1]
 
 
+def test_refinement_study_script(tiny, capsys):
+    """mfc_refine_study: the kept latent's J never exceeds the analysis output's; the step size is restored."""
+    from icm.ctc_scripts import mfc_refine_study
+    from icm.encoder import mfc_refine
+
+    before = mfc_refine.LEARNING_RATE
+    assert mfc_refine_study.main(["--qualities", "1", "--learning-rates", "0.01", "0.002", "--steps", "3",
+                                  "--every", "12"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("quality 1 steps 3")]
+    assert len(lines) == 2 and "learning rate 0.01:" in lines[0] and "learning rate 0.002:" in lines[1]
+    for line in lines:
+        start, kept = (float(v) for v in line.split("J ")[1].split(" (")[0].split(" -> "))
+        assert 0 < kept <= start
+    assert mfc_refine.LEARNING_RATE == before
+
+
 def test_refinement_needs_the_models_lambda(tiny, photo, tmp_path, monkeypatch):
     weights = torch.load(tiny / "mfc_q1.pt", weights_only=True)
     del weights["info"]["lambda"]
