@@ -2,7 +2,7 @@
 
 The analysis transform gives a good latent for the average training picture; for the picture at hand the
 encoder can do better, because it has the original features and NN part 2 of the task network. Starting
-from the analysis output ``y``, a few gradient steps (Adam) lower the training objective of the model for
+from the analysis output ``y``, a few gradient steps (with momentum) lower the training objective of the model for
 this picture alone:
 
     J(y) = bits(y) / 307200 + lambda * (w_feat * sum_t NMSE(t^, t) + alpha * D_task(raw(s16^, s32^), raw(s16, s32)))
@@ -27,10 +27,15 @@ from ..common.models.distill import task_distortion
 from ..common.models.mfc import GAIN_SCALE, NOMINAL_PIXELS, MfcRuntime, RuntimeCodec, code_groups
 
 W_FEAT = 2.0  # weight of the feature MSE terms in training (train_mfc.py --w-feat)
-# Adam step on the latent (whose quantisation step is 1 / gain): chosen by the mean objective J on training
-# pictures (ctc_scripts/mfc_refine_study.py; docs/results.md): 0.005 lowers J more than 0.02 at every quality
-LEARNING_RATE = 0.005
-REVISION = 3  # raised whenever a change of the search changes the streams it writes (the CTC redoes refined points)
+# The search's optimiser and step, chosen by the mean objective J on training pictures
+# (ctc_scripts/mfc_refine_study.py; docs/results.md): gradient steps with momentum lower J more than Adam at
+# every quality, as they leave alone the latent values whose gradient is small (Adam moves every value by
+# about its step, zeros included, and the rate climbs)
+OPTIMISERS = ("sgd", "adam")
+OPTIMISER = "sgd"
+LEARNING_RATE = 10.0  # Adam: 0.005 is its best step
+MOMENTUM = 0.9
+REVISION = 4  # raised whenever a change of the search changes the streams it writes (the CTC redoes refined points)
 
 
 def float_copy(exact: ExactGraph) -> FloatGraph:
@@ -83,7 +88,8 @@ class LatentRefiner:
         hyper = from_fixed(hyper_fixed)
         start = y.detach().float().clone()
         latent = start.clone().requires_grad_(True)
-        optimiser = torch.optim.Adam([latent], lr=LEARNING_RATE)
+        optimiser = (torch.optim.SGD([latent], lr=LEARNING_RATE, momentum=MOMENTUM) if OPTIMISER == "sgd"
+                     else torch.optim.Adam([latent], lr=LEARNING_RATE))
         best, best_cost, first_cost = start, float("inf"), None
         for step in range(steps + 1):
             bits, x_hat = self._decode(tid, codec, latent, hyper)

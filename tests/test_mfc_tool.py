@@ -185,15 +185,15 @@ def test_refinement_study_script(tiny, capsys):
     from icm.ctc_scripts import mfc_refine_study
     from icm.encoder import mfc_refine
 
-    before = mfc_refine.LEARNING_RATE
-    assert mfc_refine_study.main(["--qualities", "1", "--learning-rates", "0.01", "0.002", "--steps", "3",
-                                  "--every", "12"]) == 0
+    before = mfc_refine.OPTIMISER, mfc_refine.LEARNING_RATE
+    assert mfc_refine_study.main(["--qualities", "1", "--optimiser", "adam", "--learning-rates", "0.01", "0.002",
+                                  "--steps", "3", "--every", "12"]) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("quality 1 steps 3")]
-    assert len(lines) == 2 and "learning rate 0.01:" in lines[0] and "learning rate 0.002:" in lines[1]
+    assert len(lines) == 2 and "adam learning rate 0.01:" in lines[0] and "adam learning rate 0.002:" in lines[1]
     for line in lines:
         start, kept = (float(v) for v in line.split("J ")[1].split(" (")[0].split(" -> "))
         assert 0 < kept <= start
-    assert mfc_refine.LEARNING_RATE == before
+    assert (mfc_refine.OPTIMISER, mfc_refine.LEARNING_RATE) == before
 
 
 def test_refinement_needs_the_models_lambda(tiny, photo, tmp_path, monkeypatch):
