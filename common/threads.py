@@ -5,7 +5,8 @@ from contextlib import contextmanager
 
 import torch
 
-ENCODER_THREADS = 1  # encoders run their float networks on one thread, so a stream does not depend on the machine's core count
+# encoders run their float networks on one thread, so a stream does not depend on the machine's core count
+ENCODER_THREADS = 1
 
 
 @contextmanager

@@ -96,8 +96,8 @@ def main(argv=None) -> int:
                        args.refine_steps)
         b = row["bytes_per_image"]
         print(f"{args.model} q{quality} refine {row['refine_steps']}: bpp {row['bpp']:.5f} mAP {row['mAP']:.2f} "
-              f"mAP50 {row['mAP50']:.2f} enc {row['encode_s']:.3f} s dec {row['decode_s']:.3f} s | bytes/image: headers {b['header']:.1f} "
-              f"z {b['z']:.1f} groups {b['groups']:.1f}", flush=True)
+              f"mAP50 {row['mAP50']:.2f} enc {row['encode_s']:.3f} s dec {row['decode_s']:.3f} s | "
+              f"bytes/image: headers {b['header']:.1f} z {b['z']:.1f} groups {b['groups']:.1f}", flush=True)
         for k, p in row["partial"].items():
             print(f"    max-groups {k}: bpp {p['bpp']:.5f} mAP {p['mAP']:.2f} mAP50 {p['mAP50']:.2f}", flush=True)
         if args.json:

@@ -63,8 +63,9 @@ def main(argv=None) -> int:
             for rate in args.learning_rates:
                 r = study(quality, args.optimiser, rate, steps, pictures, args.model)
                 change = 100 * (r["J_kept"] / r["J_start"] - 1)
-                print(f"quality {quality} steps {steps} {args.optimiser} learning rate {rate:g}: J {r['J_start']:.5f} -> "
-                      f"{r['J_kept']:.5f} ({change:+.1f} %), bpp {r['bpp']:.5f}, {r['seconds']:.2f} s/picture",
+                print(f"quality {quality} steps {steps} {args.optimiser} learning rate {rate:g}: "
+                      f"J {r['J_start']:.5f} -> {r['J_kept']:.5f} ({change:+.1f} %), bpp {r['bpp']:.5f}, "
+                      f"{r['seconds']:.2f} s/picture",
                       flush=True)
     return 0
 

@@ -3,10 +3,10 @@
 NN part 1 -> the split tensors ``s16`` (tensor 0) and ``s32`` (tensor 1). The basic scale ``s32`` is coded
 by the model's basic-scale codec (BFC; its analysis also sees ``s16``); ``s16`` is predicted from the
 decoded ``s32`` (``fh_coding_mode`` 1, ``fh_reference_id`` 1), or predicted and its residual coded by a
-second BFC (``fh_coding_mode`` 2, the higher rate points), or, in the ``noxs`` ablation, coded by its own BFC. Per coded tensor the stream
-holds one channel-group header (group sizes, gains, no explicit order: the latent's channels are in
-importance order by training) and ``G + 1`` entropy-coded payloads: ``pl_group_idx`` ``G`` is the
-hyper latent (side information), written first, then groups 0..G-1. See ``docs/mfc.md``.
+second BFC (``fh_coding_mode`` 2, the higher rate points), or, in the ``noxs`` ablation, coded by its own BFC.
+Per coded tensor the stream holds one channel-group header (group sizes, gains, no explicit order: the latent's
+channels are in importance order by training) and ``G + 1`` entropy-coded payloads: ``pl_group_idx`` ``G`` is
+the hyper latent (side information), written first, then groups 0..G-1. See ``docs/mfc.md``.
 """
 from __future__ import annotations
 

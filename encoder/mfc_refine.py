@@ -2,19 +2,20 @@
 
 The analysis transform gives a good latent for the average training picture; for the picture at hand the
 encoder can do better, because it has the original features and NN part 2 of the task network. Starting
-from the analysis output ``y``, a few gradient steps (with momentum) lower the training objective of the model for
-this picture alone:
+from the analysis output ``y``, a few gradient steps (with momentum) lower the training objective of the model
+for this picture alone:
 
     J(y) = bits(y) / 307200 + lambda * (w_feat * sum_t NMSE(t^, t) + alpha * D_task(raw(s16^, s32^), raw(s16, s32)))
 
 ``bits`` is the ideal code length of the rounded groups under the entropy parameters of the hyper features
 (the hyper latent ``z`` is coded from the analysis output and kept fixed), ``t^`` the decoded tensors (the
 coded one, and the one predicted from it: as its prediction alone even where a coded residual follows, which
-then refines what the prediction leaves; a tensor coded later by its own codec enters as its original), ``D_task`` the distillation distance of
-training (``common/models/distill.py``) and lambda, alpha the model's training values (in its weights file).
-The decoder-side networks run as float copies of their exact forms and rounding passes the gradient
-straight through; the iterate with the lowest ``J`` is kept. The stream is an ordinary ``mfc`` stream:
-decoders neither know nor care (like rate-distortion optimised quantisation in a video encoder).
+then refines what the prediction leaves; a tensor coded later by its own codec enters as its original),
+``D_task`` the distillation distance of training (``common/models/distill.py``) and lambda, alpha the model's
+training values (in its weights file). The decoder-side networks run as float copies of their exact forms and
+rounding passes the gradient straight through; the iterate with the lowest ``J`` is kept. The stream is an
+ordinary ``mfc`` stream: decoders neither know nor care (like rate-distortion optimised quantisation in a
+video encoder).
 """
 from __future__ import annotations
 
