@@ -48,7 +48,7 @@ setup(
         "console_scripts": [
             "icm-enc=icm.encoder.app:main",
             "icm-dec=icm.decoder.app:main",
-            "icm-ctc=icm.ctc_scripts.cli:main",
+            "icm-ctc=icm.ctc_scripts.ctc.cli:main",
         ]
     },
 )

@@ -29,7 +29,7 @@ from ..common.models.mfc import GAIN_SCALE, NOMINAL_PIXELS, MfcRuntime, RuntimeC
 
 W_FEAT = 2.0  # weight of the feature MSE terms in training (train_mfc.py --w-feat)
 # The search's optimiser and step, chosen by the mean objective J on training pictures
-# (ctc_scripts/mfc_refine_study.py; docs/results.md): gradient steps with momentum lower J more than Adam at
+# (ctc_scripts/studies/mfc_refine_study.py; docs/results.md): gradient steps with momentum lower J more than Adam at
 # every quality, as they leave alone the latent values whose gradient is small (Adam moves every value by
 # about its step, zeros included, and the rate climbs)
 OPTIMISERS = ("sgd", "adam")

@@ -1,11 +1,11 @@
-"""BD-rate / BD-accuracy against known values (icm.ctc_scripts.bd)."""
+"""BD-rate / BD-accuracy against known values (icm.ctc_scripts.ctc.bd)."""
 import math
 import warnings
 
 import numpy as np
 import pytest
 
-from icm.ctc_scripts.bd import bd_metric, bd_metric_detail, bd_rate, bd_rate_detail
+from icm.ctc_scripts.ctc.bd import bd_metric, bd_metric_detail, bd_rate, bd_rate_detail
 
 # The test data of the bjontegaard package (FAU-LMS/bjontegaard, example_usage.py: x265 presets) and the
 # values that package computes (its "pchip" matches the JVET-T2010 spreadsheet to 10 decimals).

@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 
 from icm.common.errors import ConfigError, InputError
-from icm.ctc_scripts.config import apply_override, config_from_dict, load_ctc_config, read_yaml
-from icm.ctc_scripts.dataset import load_dataset
+from icm.ctc_scripts.ctc.config import apply_override, config_from_dict, load_ctc_config, read_yaml
+from icm.ctc_scripts.ctc.dataset import load_dataset
 
 REPO = Path(__file__).resolve().parent.parent
 CTC_DIR = REPO / "cfg" / "ctc"
@@ -124,7 +124,7 @@ def test_learned_tool_qualities():
     from dataclasses import fields
 
     from icm.common.config import EncoderConfig
-    from icm.ctc_scripts.runner import point_name
+    from icm.ctc_scripts.ctc.records import point_name
 
     if "quality" not in {f.name for f in fields(EncoderConfig)}:
         pytest.skip("this EncoderConfig has no quality setting")
@@ -146,7 +146,7 @@ def test_learned_tool_qualities():
 def test_missing_model_weights_stop_the_run_before_any_work(shared, tmp_path, monkeypatch):
     from icm.common.errors import ResourceError
     from icm.common.models import zoo
-    from icm.ctc_scripts.config import check_resources
+    from icm.ctc_scripts.ctc.config import check_resources
 
     values = {"dataset": {"name": "coco-val-dev", "images": str(shared / "data" / "coco-val-dev" / "images")},
               "codecs": [{"name": "mfc", "tool": "mfc", "qualities": [2]}]}

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from icm.ctc_scripts.complexity import count_macs, kmac_per_pixel
-from icm.ctc_scripts.fidelity import reference_ground_truth
-from icm.ctc_scripts.metrics import CocoScores, load_ground_truth
-from icm.ctc_scripts.stats import bootstrap_weights, isotonic_fit, pareto_mask, percentile_interval
+from icm.ctc_scripts.ctc.complexity import count_macs, kmac_per_pixel
+from icm.ctc_scripts.ctc.fidelity import reference_ground_truth
+from icm.ctc_scripts.ctc.metrics import CocoScores, load_ground_truth
+from icm.ctc_scripts.ctc.stats import bootstrap_weights, isotonic_fit, pareto_mask, percentile_interval
 
 
 def synthetic(num_images=12, seed=0, masks=False):

@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from icm.common.tasknet.coco_eval import evaluate_detections
-from icm.ctc_scripts.cli import main as cli
-from icm.ctc_scripts.config import load_ctc_config
-from icm.ctc_scripts.report import IncompleteError, build_report, compare_runs
-from icm.ctc_scripts.runner import run_ctc
+from icm.ctc_scripts.ctc.cli import main as cli
+from icm.ctc_scripts.ctc.config import load_ctc_config
+from icm.ctc_scripts.ctc.report import IncompleteError, build_report, compare_runs
+from icm.ctc_scripts.ctc.runner import run_ctc
 from icm.decoder.pipeline import decode_bytes, read_bitstream_file
 from icm.common.config import DecoderConfig
 

@@ -7,8 +7,8 @@ from PIL import Image
 
 from icm.common.tasknet.base import Detections
 from icm.common.tasknet.registry import TaskNetworkEntry, register_task_network
-from icm.ctc_scripts.config import load_ctc_config
-from icm.ctc_scripts.runner import run_ctc
+from icm.ctc_scripts.ctc.config import load_ctc_config
+from icm.ctc_scripts.ctc.runner import run_ctc
 
 SIZE = 64
 OBJECTS = {  # image id -> [(category, x, y, w, h)]

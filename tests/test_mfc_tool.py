@@ -27,8 +27,8 @@ RES_GROUPS = (2, 4)
 
 @pytest.fixture(scope="module")
 def tiny_weights(shared, tmp_path_factory):
-    from icm.ctc_scripts.mfc_bank import build_bank
-    from icm.ctc_scripts.train_mfc import Trainer, build_parser, export
+    from icm.ctc_scripts.training.mfc_bank import build_bank
+    from icm.ctc_scripts.training.train_mfc import Trainer, build_parser, export
 
     root = tmp_path_factory.mktemp("mfc")
     pictures = sorted((shared / "data" / "kodak").glob("*.png"))[:2]
@@ -182,7 +182,7 @@ def test_encoder_output_does_not_depend_on_the_thread_count(tiny, photo, monkeyp
 
 def test_refinement_study_script(tiny, capsys):
     """mfc_refine_study: the kept latent's J never exceeds the analysis output's; the step size is restored."""
-    from icm.ctc_scripts import mfc_refine_study
+    from icm.ctc_scripts.studies import mfc_refine_study
     from icm.encoder import mfc_refine
 
     before = mfc_refine.OPTIMISER, mfc_refine.LEARNING_RATE

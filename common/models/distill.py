@@ -1,5 +1,5 @@
 """The task-aware distortion of ``mfc``: how far the detector's raw outputs on decoded features are from its
-outputs on the original ones. Used by training (``ctc_scripts/train_mfc.py``) and by the encoder's latent
+outputs on the original ones. Used by training (``ctc_scripts/training/train_mfc.py``) and by the encoder's latent
 refinement (``encoder/mfc_refine.py``), so both optimise the same thing."""
 from __future__ import annotations
 

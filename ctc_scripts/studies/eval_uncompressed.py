@@ -1,6 +1,6 @@
 """Uncompressed task-network baseline: detection mAP on coco-val-dev without any codec.
 
-    .venv/bin/python -m icm.ctc_scripts.eval_uncompressed --sizes 320 416 512 --model yolo-fastest-1.1-xl
+    .venv/bin/python -m icm.ctc_scripts.studies.eval_uncompressed --sizes 320 416 512 --model yolo-fastest-1.1-xl
 
 Runs part 1 and part 2 of the task network on each image (the split tensors are passed on
 unchanged) and prints mAP@[.5:.95], mAP@0.5 and the time per image (mean and median of

@@ -12,9 +12,9 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from ..common.config import DecoderConfig, EncoderConfig
-from ..decoder.pipeline import decode_bytes
-from ..encoder.pipeline import encode_picture
+from ...common.config import DecoderConfig, EncoderConfig
+from ...decoder.pipeline import decode_bytes
+from ...encoder.pipeline import encode_picture
 
 
 @dataclass

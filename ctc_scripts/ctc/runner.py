@@ -31,36 +31,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..common.errors import IcmError
-from ..common.fileio import write_json_atomically
+from ...common.errors import IcmError
+from ...common.fileio import write_json_atomically
 from .config import CodecConfig, CtcConfig, check_resources
 from .dataset import Dataset
 from .progress import Progress
-
-RUN_FILE = "run.json"
-POINTS_DIR = "points"
-COMPLEXITY_FILE = "complexity.json"
-
-
-def point_name(codec: CodecConfig, value: int | None) -> str:
-    """``<codec>/qpNN``, ``<codec>/qN`` (quality) or ``<codec>/original`` (uncompressed)."""
-    if value is None:
-        return f"{codec.name}/original"
-    return f"{codec.name}/qp{value:02d}" if codec.parameter == "qp" else f"{codec.name}/q{value}"
-
-
-def point_dir(root: Path, codec: CodecConfig, value: int | None) -> Path:
-    return Path(root) / POINTS_DIR / point_name(codec, value)
-
-
-def read_record(path: Path, key: str) -> dict | None:
-    """The record at ``path`` if it is complete and has ``key``, else None."""
-    try:
-        record = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return None
-    return record if isinstance(record, dict) and record.get("key") == key else None
-
+from .records import COMPLEXITY_FILE, RUN_FILE, point_dir, point_name, read_record
 
 @dataclass
 class RunSummary:
@@ -77,7 +53,7 @@ _NETWORKS: dict = {}
 
 
 def _network(name: str, size, device: str):
-    from ..common.tasknet.registry import load_task_network
+    from ...common.tasknet.registry import load_task_network
 
     key = (name, tuple(size) if isinstance(size, (tuple, list)) else size, device)
     if key not in _NETWORKS:
@@ -98,8 +74,8 @@ def detect_output(output, parameter_set: dict, spec: dict):
     part 2 of the network the stream names (at the stream's input size), as ``icm-dec --detections``."""
     import torch
 
-    from ..common.errors import BitstreamError
-    from ..common.syntax import structures as S
+    from ...common.errors import BitstreamError
+    from ...common.syntax import structures as S
 
     if output.picture is not None:
         network = _network(spec["task_network"], spec["task_input_size"], spec["device"])
@@ -131,9 +107,9 @@ def detections_to_results(detections, image_id: int) -> list[dict]:
 
 def process_item(spec: dict) -> dict:
     """Run one work item (see the module doc) and write its record; return the record."""
-    from ..common.image_io import read_image
-    from ..decoder.pipeline import decode_bytes, read_bitstream_file
-    from ..encoder.pipeline import encode_file, encode_picture
+    from ...common.image_io import read_image
+    from ...decoder.pipeline import decode_bytes, read_bitstream_file
+    from ...encoder.pipeline import encode_file, encode_picture
     from .complexity import count_macs
 
     device = spec["device"]

@@ -1,6 +1,6 @@
 """How well the ``mfc`` encoder's latent refinement lowers its own objective, per Adam step size and step count.
 
-    python -m icm.ctc_scripts.mfc_refine_study --qualities 1 2 3 4 --optimiser adam --learning-rates 0.02 0.005
+    python -m icm.ctc_scripts.studies.mfc_refine_study --qualities 1 2 3 4 --optimiser adam --learning-rates 0.02 0.005
 
 Encodes training pictures (default: every third Kodak image; no labels needed, and never the evaluation set)
 through ``icm-enc``'s pipeline and prints, per setting, the mean objective J of the refined tensor at the
@@ -15,12 +15,12 @@ import time
 
 import numpy as np
 
-from ..common.config import EncoderConfig
-from ..common.image_io import read_image
-from ..common.paths import shared_path
-from ..encoder import mfc as mfc_encoder
-from ..encoder import mfc_refine
-from ..encoder.pipeline import encode_picture
+from ...common.config import EncoderConfig
+from ...common.image_io import read_image
+from ...common.paths import shared_path
+from ...encoder import mfc as mfc_encoder
+from ...encoder import mfc_refine
+from ...encoder.pipeline import encode_picture
 
 
 def study(quality: int, optimiser: str, learning_rate: float, steps: int, pictures,

@@ -3,14 +3,14 @@
 # with one thread each, two runs at a time).
 # Every step resumes where it stopped when the script is run again (a finished run is skipped).
 #
-#   bash ctc_scripts/train_mfc.sh            # about 3 h on two cores after the feature bank (about 20 min)
+#   bash ctc_scripts/training/train_mfc.sh            # about 3 h on two cores after the feature bank (about 20 min)
 #
 # DEVICE=cuda trains on a GPU (the figures in docs/mfc.md are from the CPU runs).
 set -euo pipefail
 PY=${PYTHON:-.venv/bin/python}
 OUT=${OUT:-out/mfc}
 R=$OUT/runs
-T="$PY -m icm.ctc_scripts.train_mfc"
+T="$PY -m icm.ctc_scripts.training.train_mfc"
 DEV="--device ${DEVICE:-cpu} --threads ${THREADS:-2}"
 # stage 1: the transforms on feature MSE only (rate weight lambda 5, no detector head)
 PRE="--mse-only --lmbda 5 --w-pred 0.5 --steps 1500 --lr 1e-3 --rate-warmup 100 --log-every 100 --val-every 500 $DEV"
@@ -26,7 +26,7 @@ run() {  # run NAME ARGS...: train into $R/NAME unless it is finished
     echo "trained $name"
 }
 
-[ -f "$OUT/bank.pt" ] || $PY -m icm.ctc_scripts.mfc_bank -o "$OUT/bank.pt"
+[ -f "$OUT/bank.pt" ] || $PY -m icm.ctc_scripts.training.mfc_bank -o "$OUT/bank.pt"
 
 # stage 2 of the main structure: s32 coded (4 importance-ordered groups), s16 predicted from it; these
 # 2,000-step models are also the reference of the ablations ("short")

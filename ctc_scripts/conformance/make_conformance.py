@@ -1,6 +1,6 @@
 """Writes the conformance bitstreams of ``tests/data/conformance/`` and their README table.
 
-    python -m icm.ctc_scripts.make_conformance          # needs the shared data (../shared)
+    python -m icm.ctc_scripts.conformance.make_conformance          # needs the shared data (../shared)
 
 Each stream is encoded by ``icm-enc``'s pipeline from a named picture with named settings, decoded again, and
 listed with its size and the MD5 of its decoded output. Run it when the syntax or a shipped model changes
@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..common.config import DecoderConfig, EncoderConfig, InnerCodecConfig
-from ..common.fileio import write_bytes_atomically
-from ..common.image_io import read_image
-from ..common.paths import shared_path
-from ..decoder.pipeline import decode_bytes
-from ..encoder.pipeline import encode_picture
+from ...common.config import DecoderConfig, EncoderConfig, InnerCodecConfig
+from ...common.fileio import write_bytes_atomically
+from ...common.image_io import read_image
+from ...common.paths import shared_path
+from ...decoder.pipeline import decode_bytes
+from ...encoder.pipeline import encode_picture
 
 FOLDER = Path(__file__).resolve().parents[1] / "tests" / "data" / "conformance"
 CROP = (128, 96)  # width, height of the centre crop of kodim23
@@ -63,7 +63,7 @@ HEAD = """# Conformance bitstreams
 Small ICM bitstreams (syntax version 2) with the MD5 of their decoded output. A conforming decoder decodes each
 to exactly this output on any machine, thread count and device (`icm-dec -i STREAM` checks the hash the stream
 carries; `tests/test_conformance.py` also checks it against this table, so a decoder change that alters the
-output fails). `python -m icm.ctc_scripts.make_conformance` wrote them (encoder defaults unless named: the
+output fails). `python -m icm.ctc_scripts.conformance.make_conformance` wrote them (encoder defaults unless named: the
 `mfc` streams with the encoder's latent refinement).
 
 | stream | tool | content | bytes | decoded-output MD5 |

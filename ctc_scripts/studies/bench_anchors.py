@@ -1,6 +1,6 @@
 """Encode/decode time, bpp and mAP of the VVC anchors on coco-val-dev (a quick check, not the CTC).
 
-    python -m icm.ctc_scripts.bench_anchors --tools vvc-image vvc-feature --qps 37 --preset medium
+    python -m icm.ctc_scripts.studies.bench_anchors --tools vvc-image vvc-feature --qps 37 --preset medium
 
 Every image goes through the real encoder and decoder pipelines (bitstream bytes in memory);
 bpp = all bits / all original pixels; mAP with pycocotools on the decoded output.
@@ -9,11 +9,11 @@ import argparse
 
 import torch
 
-from ..common.config import DecoderConfig, EncoderConfig, InnerCodecConfig
-from ..common.image_io import read_image
-from ..common.paths import coco_val_dev
-from ..common.tasknet.coco_eval import evaluate_detections, image_ids_by_file_name
-from ..common.tasknet.registry import load_task_network
+from ...common.config import DecoderConfig, EncoderConfig, InnerCodecConfig
+from ...common.image_io import read_image
+from ...common.paths import coco_val_dev
+from ...common.tasknet.coco_eval import evaluate_detections, image_ids_by_file_name
+from ...common.tasknet.registry import load_task_network
 from .coding_loop import Tally, code_images, detections_of
 
 

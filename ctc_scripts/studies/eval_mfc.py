@@ -1,6 +1,6 @@
 """bpp, mAP, partial-decoding mAP and times of ``mfc`` models on coco-val-dev (through the real pipelines).
 
-    python -m icm.ctc_scripts.eval_mfc --model mfc --qualities 1 2 3 4 --max-groups 1 2 3 --json out/mfc/eval.json
+    python -m icm.ctc_scripts.studies.eval_mfc --model mfc --qualities 1 2 3 4 --max-groups 1 2 3 --json eval.json
 
 Every image goes through ``encode_picture`` and ``decode_bytes`` (hash checked for full decodes); the
 partial decodes (``--max-groups k``) reuse the same bitstream and count only the bytes a decoder needs
@@ -15,15 +15,15 @@ import json
 
 import torch
 
-from ..common.bitstream import serialize
-from ..common.config import DecoderConfig, EncoderConfig
-from ..common.image_io import read_image
-from ..common.paths import coco_val_dev
-from ..common.tasknet.coco_eval import evaluate_detections, image_ids_by_file_name
-from ..common.tasknet.registry import load_task_network
-from ..decoder.pipeline import decode_bytes
-from ..encoder.mfc import MfcEncoder
-from ..encoder.pipeline import encode_picture
+from ...common.bitstream import serialize
+from ...common.config import DecoderConfig, EncoderConfig
+from ...common.image_io import read_image
+from ...common.paths import coco_val_dev
+from ...common.tasknet.coco_eval import evaluate_detections, image_ids_by_file_name
+from ...common.tasknet.registry import load_task_network
+from ...decoder.pipeline import decode_bytes
+from ...encoder.mfc import MfcEncoder
+from ...encoder.pipeline import encode_picture
 from .coding_loop import Tally, code_images, detections_of
 
 

@@ -22,14 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..common.errors import IcmError, InputError
-from ..common.fileio import write_bytes_atomically, write_json_atomically
+from ...common.errors import IcmError, InputError
+from ...common.fileio import write_bytes_atomically, write_json_atomically
 from . import bd as bdlib
 from .config import CtcConfig, config_from_dict
 from .dataset import Dataset
 from .fidelity import reference_ground_truth
 from .metrics import CocoScores, has_segmentation, load_ground_truth
-from .runner import COMPLEXITY_FILE, RUN_FILE, point_dir, point_name, read_record
+from .records import COMPLEXITY_FILE, RUN_FILE, point_dir, point_name, read_record
 from .stats import bootstrap_weights, isotonic_fit, pareto_mask, percentile_interval
 
 POINT_COLUMNS = ["dataset", "codec", "tool", "qp", "quality", "images", "bits", "bpp", "mAP", "mAP50",

@@ -1,6 +1,6 @@
 """Benchmark of the Gaussian conditional entropy coder on a hyperprior-like latent.
 
-Run: ``.venv/bin/python -m icm.ctc_scripts.bench_entropy [--channels 192 --height 32 --width 48]``
+Run: ``.venv/bin/python -m icm.ctc_scripts.studies.bench_entropy [--channels 192 --height 32 --width 48]``
 
 The latent imitates what a hyperprior decoder hands to the entropy coder: per-channel scales
 (some channels nearly unused), smooth spatial modulation of the scales and means, Gaussian samples
@@ -121,8 +121,10 @@ def main(argv=None) -> None:
     print(f"coded                             : {coded} bits ({len(data)} bytes, {coded / n:.4f} bit/symbol)")
     print(f"overhead vs integer-table ideal   : {overhead(ideal_tables)}")
     print(f"overhead vs continuous, true scale: {overhead(ideal_true)}")
-    print(f"encode                            : {n / encode_seconds / 1e6:.2f} Msymbols/s ({encode_seconds * 1e3:.1f} ms)")
-    print(f"decode (with exactness check)     : {n / decode_seconds / 1e6:.2f} Msymbols/s ({decode_seconds * 1e3:.1f} ms)")
+    print(f"encode                            : {n / encode_seconds / 1e6:.2f} Msymbols/s "
+          f"({encode_seconds * 1e3:.1f} ms)")
+    print(f"decode (with exactness check)     : {n / decode_seconds / 1e6:.2f} Msymbols/s "
+          f"({decode_seconds * 1e3:.1f} ms)")
     print(f"table build (64 exact tables)     : {table_seconds * 1e3:.1f} ms")
     print("round trip                        : exact")
 

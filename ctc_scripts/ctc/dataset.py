@@ -9,9 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..common.errors import InputError
-from ..common.tasknet.coco_eval import image_ids_by_file_name
-from .config import DatasetConfig
+from ...common.errors import InputError
+from ...common.tasknet.coco_eval import image_ids_by_file_name
+
+
+@dataclass
+class DatasetConfig:
+    name: str
+    images: str
+    annotations: str | None = None
+    segmentation_annotations: str | None = None
+    limit: int = 0
+    extensions: tuple[str, ...] = (".jpg", ".jpeg", ".png")
 
 
 @dataclass

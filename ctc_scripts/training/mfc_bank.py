@@ -1,6 +1,6 @@
 """Feature bank for training the ``mfc`` codec: NN part 1 on augmented training pictures, once, cached.
 
-    python -m icm.ctc_scripts.mfc_bank -o out/mfc/bank.pt [--per-image 20] [--seed 0]
+    python -m icm.ctc_scripts.training.mfc_bank -o out/mfc/bank.pt [--per-image 20] [--seed 0]
 
 The training pictures are ``coco-train128``, ``photos`` and ``kodak`` (no labels are used). Each picture
 gives ``--per-image`` random crops (area 30..100 %, aspect jitter 3/4..4/3, random horizontal flip) plus
@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..common.image_io import read_image
-from ..common.paths import shared_path
-from ..common.tasknet.registry import load_task_network
+from ...common.image_io import read_image
+from ...common.paths import shared_path
+from ...common.tasknet.registry import load_task_network
 
 SOURCES = (("coco-train128", "images"), ("photos",), ("kodak",))
 EXTENSIONS = {".jpg", ".jpeg", ".png"}

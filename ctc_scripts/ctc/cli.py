@@ -12,9 +12,9 @@ from pathlib import Path
 
 import click
 
-from ..common.cli import guarded
-from ..common.config import PRESETS
-from ..common.fileio import write_bytes_atomically
+from ...common.cli import guarded
+from ...common.config import PRESETS
+from ...common.fileio import write_bytes_atomically
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -54,7 +54,7 @@ def run(config_path, output, jobs, device, preset, limit, codecs, bootstrap, ove
                f"{config.task_network} at {config.task_input_size}, device {config.device}, jobs {config.jobs}, "
                f"results in {config.output_dir()}")
     if check:
-        from ..encoder.tools import get_encoder
+        from ...encoder.tools import get_encoder
 
         for codec, value in points:
             if not codec.coded:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..common.errors import InputError
+from ...common.errors import InputError
 
 MAX_DETECTIONS = 100
 _CHUNK_ELEMENTS = 4_000_000  # replicates x thresholds x detections per vectorised block

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import yaml
 
-from ..common.config import PRESETS, DecoderConfig, EncoderConfig, load_config
-from ..common.errors import ConfigError, ResourceError
-from ..common.syntax.structures import SYNTAX_VERSION_MAJOR, SYNTAX_VERSION_MINOR
+from ...common.config import PRESETS, DecoderConfig, EncoderConfig, load_config
+from ...common.errors import ConfigError, ResourceError
+from ...common.syntax.structures import SYNTAX_VERSION_MAJOR, SYNTAX_VERSION_MINOR
+from .dataset import DatasetConfig, load_dataset
 
 UNCOMPRESSED = "uncompressed"
 DEFAULT_OUTPUT_ROOT = "results"
@@ -40,16 +41,6 @@ MANAGED_KEYS = {"tool", "qp", "quality", "task_network", "task_input_size", "dev
 
 def settings_keys() -> set:
     return {f.name for f in fields(EncoderConfig)} - MANAGED_KEYS
-
-
-@dataclass
-class DatasetConfig:
-    name: str
-    images: str
-    annotations: str | None = None
-    segmentation_annotations: str | None = None
-    limit: int = 0
-    extensions: tuple[str, ...] = (".jpg", ".jpeg", ".png")
 
 
 @dataclass
@@ -145,7 +136,7 @@ class CtcConfig:
                      "tool": codec.tool, "task_network": self.task_network,
                      "task_input_size": self.task_input_size, "device_type": self.device.split(":")[0]}
         if codec.coded:
-            from ..encoder.tools import get_encoder
+            from ...encoder.tools import get_encoder
             encoder_config = self.encoder_config(codec, qp)
             # Settings that are None (unset, e.g. fields a later EncoderConfig adds) do not enter the key.
             encoder = {k: v for k, v in asdict(encoder_config).items() if v is not None}
@@ -377,7 +368,7 @@ def _resolve_path(text, base: Path, where: str) -> str:
     if not isinstance(text, str) or not text:
         raise ConfigError(f"{where} must be a path")
     if "{shared}" in text:
-        from ..common.paths import shared_dir
+        from ...common.paths import shared_dir
         text = text.replace("{shared}", str(shared_dir()))
     path = Path(os.path.expanduser(text))
     return str(path if path.is_absolute() else (base / path).resolve())
@@ -387,7 +378,7 @@ def _dataset(values: dict, base: Path, where: str) -> DatasetConfig:
     name = values.get("name")
     images, annotations = values.get("images"), values.get("annotations")
     if images is None and name == "coco-val-dev":
-        from ..common.paths import coco_val_dev
+        from ...common.paths import coco_val_dev
         folder, det = coco_val_dev()
         images, annotations = str(folder), annotations or str(det)
     if images is None:
@@ -412,7 +403,7 @@ def _codec(entry, where: str) -> CodecConfig:
     tool = entry.get("tool")
     if not isinstance(tool, str) or not tool:
         raise ConfigError(f"{where}: 'tool' is required")
-    from ..encoder.tools import ENCODERS
+    from ...encoder.tools import ENCODERS
     if tool != UNCOMPRESSED and tool not in ENCODERS:
         raise ConfigError(f"{where}: unknown tool '{tool}' (available: {', '.join(sorted(ENCODERS))}, "
                           f"{UNCOMPRESSED})")
@@ -461,12 +452,11 @@ def _value_list(values, where: str, key: str, what: str, minimum: int, maximum: 
 def check_resources(config: CtcConfig):
     """Check that everything the run needs is there; return the dataset (see :mod:`.dataset`).
     Raises the first problem as an IcmError with one line."""
-    from ..encoder.tools import get_encoder
-    from .dataset import load_dataset
+    from ...encoder.tools import get_encoder
 
     dataset = load_dataset(config.dataset)
     _check_device(config.device)
-    from ..common.tasknet.registry import load_task_network
+    from ...common.tasknet.registry import load_task_network
     load_task_network(config.task_network, input_size=config.task_input_size, device="cpu")
     checked = set()
     for codec in config.codecs:
@@ -477,7 +467,7 @@ def check_resources(config: CtcConfig):
         for value in codec.values:
             tool.check_resources(config.encoder_config(codec, value))
         if codec.tool == "vvc-image" and encoder.resample is not None:
-            from ..anchors.vvc_image import coded_size
+            from ...anchors.vvc_image import coded_size
             coded_size(640, 480, encoder)
         inner = encoder.inner
         key = (inner.encoder, inner.decoder, inner.vtm_encoder, inner.vtm_decoder, inner.vtm_cfg)
@@ -500,7 +490,7 @@ def _check_device(device: str) -> None:
 def check_inner_codec(inner) -> None:
     """The configured VVC encoder and decoder exist (ffmpeg with libvvenc and the vvc decoder, or the
     VTM programs), else ResourceError."""
-    from ..common.innercodec import vtm, vvenc_ffmpeg
+    from ...common.innercodec import vtm, vvenc_ffmpeg
 
     if inner.encoder == "vtm":
         vtm.find_vtm_program(inner.vtm_encoder, vtm.ENV_ENCODER, "EncoderApp")

@@ -1,6 +1,6 @@
 """Where an ``mfc`` model loses accuracy: mAP of NN part 2 on four mixes of original and decoded tensors.
 
-    python -m icm.ctc_scripts.mfc_probe --quality 4 [--model short] [--limit N] [--refine-steps N]
+    python -m icm.ctc_scripts.studies.mfc_probe --quality 4 [--model short] [--limit N] [--refine-steps N]
 
 On coco-val-dev: (a) both tensors original (the uncompressed reference); (b) s32 original, s16 predicted
 from it by the model's prediction network (no residual: the ceiling of cross-scale prediction); (c) s16
@@ -14,15 +14,15 @@ import argparse
 
 import torch
 
-from ..common.config import DecoderConfig, EncoderConfig
-from ..common.image_io import read_image
-from ..common.layers.exact import from_fixed, to_fixed
-from ..common.models import zoo
-from ..common.paths import coco_val_dev
-from ..common.tasknet.coco_eval import evaluate_detections, image_ids_by_file_name
-from ..common.tasknet.registry import load_task_network
-from ..decoder.pipeline import decode_bytes
-from ..encoder.pipeline import encode_picture
+from ...common.config import DecoderConfig, EncoderConfig
+from ...common.image_io import read_image
+from ...common.layers.exact import from_fixed, to_fixed
+from ...common.models import zoo
+from ...common.paths import coco_val_dev
+from ...common.tasknet.coco_eval import evaluate_detections, image_ids_by_file_name
+from ...common.tasknet.registry import load_task_network
+from ...decoder.pipeline import decode_bytes
+from ...encoder.pipeline import encode_picture
 
 MIXES = {"a": "s16 original, s32 original", "b": "s16 predicted from the original s32, s32 original",
          "c": "s16 original, s32 decoded", "d": "s16 and s32 decoded (the codec)"}

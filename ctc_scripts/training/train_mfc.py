@@ -1,17 +1,17 @@
 """Train the ``mfc`` feature codec with the task network frozen.
 
     # once: the feature bank (NN part 1 on augmented training pictures; see mfc_bank.py)
-    python -m icm.ctc_scripts.mfc_bank -o out/mfc/bank.pt
+    python -m icm.ctc_scripts.training.mfc_bank -o out/mfc/bank.pt
     # stage 1: pre-train the transforms on feature MSE (no NN part 2; fast)
-    python -m icm.ctc_scripts.train_mfc train --run out/mfc/runs/pre --mse-only --lmbda 5 --steps 1500
+    python -m icm.ctc_scripts.training.train_mfc train --run out/mfc/runs/pre --mse-only --lmbda 5 --steps 1500
     # stage 2: one model per rate point (lambda), task-aware, started from stage 1 or a neighbouring point
-    python -m icm.ctc_scripts.train_mfc train --run out/mfc/runs/q2 --init out/mfc/runs/pre --lmbda 0.001
+    python -m icm.ctc_scripts.training.train_mfc train --run out/mfc/runs/q2 --init out/mfc/runs/pre --lmbda 0.001
     # freeze (exact integer decoder graphs, integer tables) into the weights file the tool loads
-    python -m icm.ctc_scripts.train_mfc export --run out/mfc/runs/q2 -o common/models/weights/mfc_q2.pt
+    python -m icm.ctc_scripts.training.train_mfc export --run out/mfc/runs/q2 -o common/models/weights/mfc_q2.pt
 
 A run resumes from its checkpoint (``<run>/ckpt.pt``: model, optimisers, step, random states, log; written
 every ``--save-every`` steps) when it is started again with the same command. ``--device cuda`` trains on a
-GPU; ``ctc_scripts/train_mfc.sh`` is the recipe of the shipped models.
+GPU; ``ctc_scripts/training/train_mfc.sh`` is the recipe of the shipped models.
 
 Loss per batch (rates in bits per nominal 640x480 picture, i.e. bpp of a COCO photo):
 
@@ -41,10 +41,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..common.models.mfc import (NOMINAL_PIXELS, CodecConfig, MfcConfig, MfcModel, PredictionConfig,
+from ...common.models.mfc import (NOMINAL_PIXELS, CodecConfig, MfcConfig, MfcModel, PredictionConfig,
                                  build_predictor, export_runtime)
-from ..common.models.distill import task_distortion
-from ..common.tasknet.registry import load_task_network
+from ...common.models.distill import task_distortion
+from ...common.tasknet.registry import load_task_network
 
 VARIANTS = ("mfc", "mfcr", "noxs", "nogroup", "s16base")
 

@@ -1,0 +1,1 @@
+"""icm.ctc_scripts.conformance: generation of the conformance streams in ``tests/data/conformance``."""
