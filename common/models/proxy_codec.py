@@ -1,0 +1,183 @@
+"""The proxy of the VVC image codec used to train the ``npp-vvc`` preprocessor: a small differentiable learned
+codec, conditioned on the QP, trained to imitate VVenC (the ``vvc-image`` path) in both the bits it spends
+and the picture it decodes. It never codes anything: it only supplies gradients in the backward pass
+(``x_hat = proxy(x') + stop_gradient(vvc(x') - proxy(x'))``, the same for the rate).
+
+    proxy = ProxyCodec(ProxyConfig())
+    out = proxy(x, qp)          # x: N x 3 x H x W in [0, 1] (padded to multiples of 64), qp: int or N tensor
+    out.x_hat                   # N x 3 x H x W: the imitation of VVC's decoded picture
+    out.bits                    # N: the imitation of the VVC payload bits (latent bits + header model)
+
+Design (a mean-scale hyperprior, Minnen et al. 2018, without the autoregressive context: the real codec's
+rate is the target, not a low rate)
+
+* analysis: four 5x5 stride-2 convs ``3 -> N -> N -> N -> M`` (ReLU between), the latent at 1/16 of the
+  picture side;
+* QP conditioning, two ways: (1) gain units: the latent is multiplied by
+  ``2**(-(qp - 34.5) / 6) * exp(g(q))`` per channel before rounding and divided by it after, so the latent's
+  quantisation step follows VVC's ``Qstep = 2**((qp - 4) / 6)`` from the start (``g`` a small MLP of the
+  normalised QP ``q``, zero at initialisation); (2) per-channel multipliers after every hidden ReLU of the
+  analysis and synthesis (:class:`~icm.common.models.npp.QpMultipliers`), so the synthesis can learn VVC's
+  QP-dependent artefacts (blocking, smoothing);
+* hyperprior: ``z = h_a(y)`` (3x3 conv, two 5x5 stride-2 convs, ``M -> N -> N -> Nz``), a factorized prior
+  on ``z`` (:class:`~icm.common.entropy.factorized.FactorizedPrior`), ``h_s`` (two 5x5 stride-2 transposed
+  convs and a 3x3 conv) gives each latent value's mean and scale for a Gaussian conditional
+  (:class:`~icm.common.entropy.gaussian.GaussianConditional`);
+* quantisation: the reconstruction always uses the latent rounded around its mean (straight-through
+  gradient); the rate uses the latent plus uniform noise when ``noise`` (training), else the rounded latent;
+* rate: ``bits = -log2 p(y_hat) - log2 p(z_hat) + header_bits + header_bits_per_pixel * H * W``; the header
+  constants model the VVC parameter sets and slice header, measured on flat grey pictures with VVenC
+  ``faster`` (32x32: 608..624 bits, 128x128: 656..680, 320x320: 824..856 over QPs 22..47);
+* synthesis: four 5x5 stride-2 transposed convs ``M -> N -> N -> N -> 3``, plus 0.5, clamped to [0, 1]
+  (the gradient passes the clamp).
+
+The training loss (``ctc_scripts/training/train_npp_proxy.py``) matches VVC's bits in the log domain and
+VVC's decoded picture in MSE, normalised by VVC's own coding error at that QP.
+
+Weights file (``save_npz`` / ``load_npz``; no pickle): a NumPy ``.npz`` with
+
+    ``config``         0-d unicode array: JSON of :class:`ProxyConfig` (``channels``, ``latent_channels``,
+                       ``hyper_channels``, ``qp_hidden``, ``header_bits``, ``header_bits_per_pixel``,
+                       ``format: "npp-proxy/1"``) plus ``extra`` (training facts, e.g. the fidelity)
+    ``<parameter>``    every entry of ``ProxyCodec.state_dict()``, same name, shape and dtype (float32
+                       weights; the entropy models' int32/int64 buffers, e.g. ``gaussian.scale_table_q16``)
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..entropy.factorized import FactorizedPrior
+from ..entropy.gaussian import GaussianConditional
+from .npp import QpMultipliers, normalised_qp
+
+FORMAT = "npp-proxy/1"
+QP_STEP_CENTRE = 34.5
+MULTIPLE = 64  # picture sides: multiples of 16 for the latent, 64 for the hyper-latent (padded otherwise)
+
+
+@dataclass
+class ProxyConfig:
+    channels: int = 64
+    latent_channels: int = 96
+    hyper_channels: int = 64
+    qp_hidden: int = 32
+    header_bits: float = 600.0
+    header_bits_per_pixel: float = 0.0022
+
+    def to_dict(self) -> dict:
+        return dict(asdict(self), format=FORMAT)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "ProxyConfig":
+        if values.get("format") != FORMAT:
+            raise ValueError(f"not an {FORMAT} configuration: {values.get('format')!r}")
+        return cls(**{k: values[k] for k in asdict(cls())})
+
+
+class ProxyOutput(NamedTuple):
+    x_hat: torch.Tensor
+    bits: torch.Tensor
+    y_bits: torch.Tensor
+    z_bits: torch.Tensor
+
+
+def ste_round(x: torch.Tensor) -> torch.Tensor:
+    return x + (torch.round(x) - x).detach()
+
+
+def clamp_ste(x: torch.Tensor) -> torch.Tensor:
+    """``clamp(x, 0, 1)`` whose gradient passes everywhere (no dead outputs while training)."""
+    return x + (x.clamp(0.0, 1.0) - x).detach()
+
+
+def down(cin: int, cout: int) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, 5, stride=2, padding=2)
+
+
+def up(cin: int, cout: int) -> nn.ConvTranspose2d:
+    return nn.ConvTranspose2d(cin, cout, 5, stride=2, padding=2, output_padding=1)
+
+
+class ProxyCodec(nn.Module):
+    def __init__(self, config: ProxyConfig | None = None):
+        super().__init__()
+        self.config = c = config or ProxyConfig()
+        n, m, nz = c.channels, c.latent_channels, c.hyper_channels
+        self.analysis = nn.ModuleList([down(3, n), down(n, n), down(n, n), down(n, m)])
+        self.synthesis = nn.ModuleList([up(m, n), up(n, n), up(n, n), up(n, 3)])
+        self.hyper_analysis = nn.Sequential(nn.Conv2d(m, n, 3, padding=1), nn.ReLU(), down(n, n), nn.ReLU(),
+                                            down(n, nz))
+        self.hyper_synthesis = nn.Sequential(up(nz, n), nn.ReLU(), up(n, n), nn.ReLU(),
+                                             nn.Conv2d(n, 2 * m, 3, padding=1))
+        self.multipliers = QpMultipliers([n] * 6, c.qp_hidden)
+        self.gain_mlp = nn.Sequential(nn.Linear(1, c.qp_hidden), nn.ReLU(), nn.Linear(c.qp_hidden, m))
+        nn.init.zeros_(self.gain_mlp[2].weight)
+        nn.init.zeros_(self.gain_mlp[2].bias)
+        self.z_prior = FactorizedPrior(nz)
+        self.gaussian = GaussianConditional(scale_bound=0.11)
+
+    def gains(self, qp, batch: int, device: torch.device) -> torch.Tensor:
+        """``N x M x 1 x 1`` latent gains: VVC's step law times a learned correction."""
+        q = normalised_qp(qp, batch, device)
+        qp_value = torch.as_tensor(qp, dtype=torch.float32, device=device).reshape(-1, 1).expand(batch, 1)
+        log_gain = -(qp_value - QP_STEP_CENTRE) / 6 * np.log(2) + self.gain_mlp(q)
+        return torch.exp(log_gain)[:, :, None, None]
+
+    def forward(self, x: torch.Tensor, qp, noise: bool | None = None) -> ProxyOutput:
+        """The imitation of VVC at ``qp`` (``noise``: rate of the noisy latent; default ``self.training``)."""
+        noise = self.training if noise is None else noise
+        batch, _, height, width = x.shape
+        pad_h, pad_w = -height % MULTIPLE, -width % MULTIPLE
+        padded = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else x
+        scales = self.multipliers(normalised_qp(qp, batch, x.device))
+        y = padded
+        for i, conv in enumerate(self.analysis):
+            y = conv(y)
+            if i < 3:
+                y = F.relu(y) * scales[i]
+        gains = self.gains(qp, batch, x.device)
+        y = y * gains
+        z = self.hyper_analysis(y)
+        z_hat, z_likelihoods = self.z_prior(z, training=noise)
+        means, scale = self.hyper_synthesis(z_hat).chunk(2, dim=1)
+        scale = F.softplus(scale)
+        y_rounded = ste_round(y - means) + means
+        y_for_rate = y + torch.empty_like(y).uniform_(-0.5, 0.5) if noise else y_rounded
+        y_likelihoods = self.gaussian.likelihood(y_for_rate, scale, means)
+        r = y_rounded / gains
+        for i, conv in enumerate(self.synthesis):
+            r = conv(r)
+            if i < 3:
+                r = F.relu(r) * scales[3 + i]
+        x_hat = clamp_ste(r + 0.5)[..., :height, :width]
+        y_bits = -torch.log2(y_likelihoods).sum(dim=(1, 2, 3))
+        z_bits = -torch.log2(z_likelihoods).sum(dim=(1, 2, 3))
+        header = self.config.header_bits + self.config.header_bits_per_pixel * height * width
+        return ProxyOutput(x_hat, y_bits + z_bits + header, y_bits, z_bits)
+
+
+def save_npz(model: ProxyCodec, path: str | Path, extra: dict | None = None) -> None:
+    """Write the weights file (see the module docstring), atomically."""
+    path = Path(path)
+    arrays = {name: t.detach().cpu().numpy() for name, t in model.state_dict().items()}
+    config = dict(model.config.to_dict(), extra=extra or {})
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, config=np.array(json.dumps(config)), **arrays)
+    tmp.replace(path)
+
+
+def load_npz(path: str | Path) -> ProxyCodec:
+    """The proxy of a weights file written by :func:`save_npz`, in eval mode."""
+    with np.load(path, allow_pickle=False) as data:
+        model = ProxyCodec(ProxyConfig.from_dict(json.loads(str(data["config"]))))
+        state = {name: torch.from_numpy(np.array(data[name])) for name in model.state_dict()}
+    model.load_state_dict(state)
+    return model.eval()
