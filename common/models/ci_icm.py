@@ -1,0 +1,325 @@
+"""``ci-icm``: the channel-importance learned image codec for machines (float model for training).
+
+The codec codes the picture resized to the task network's input size (320 x 320) and decodes a picture
+that a task network or a person can use. Structure (``../shared/docs/techniques.md`` section 1):
+
+* **Transforms.** Analysis ``g_a`` (encoder only): four stride-2 convolutions (5x5 to ``a0``, 3x3 to
+  ``a1``, ``a2``, then the latent) with a depthwise-separable residual block at 1/4 and 1/8: the latent ``y``,
+  ``latent_channels`` x 20 x 20. Synthesis ``g_s``: 3x3 conv, then three x2 upsamplings (1x1 conv to 4x the
+  width + pixel shuffle) each followed by a depthwise-separable residual block, ending in the **feature map**
+  ``f`` (``s3`` x 160 x 160); the plain RGB head (3x3 conv to 12 channels + pixel shuffle) gives the picture.
+* **Hyperprior.** ``h_a``: 3x3 conv, two stride-2 3x3 convs -> ``z`` (``hyper_channels`` x 5 x 5), coded
+  with a factorized prior; ``h_s`` -> hyper features (``hyper_width`` x 20 x 20).
+* **FCGS.** The latent's channels, in importance order, are cut into non-uniform groups (default 8, 8, 16,
+  32, 64: few channels in the first, most important groups, so a decode of one or two groups is cheap and
+  the channel-wise context is fine-grained where it matters; many in the last, which carry little for the
+  machine task and are quantised coarsely). Each group has its own learned gain per quality.
+* **Variable rate (gain units).** One model serves ``qualities`` rate points: quality ``q`` multiplies
+  group ``g`` by ``G[q, g]`` before rounding and divides by it after; the entropy-parameter networks predict
+  the mean and scale of the unit-gain latent, which are multiplied by ``G[q, g]``. The hyper latent has a
+  gain per quality too (``H[q]``) and one factorized prior per quality. Gains are multiples of ``2**-16``
+  (straight-through in training), as the stream header carries them.
+* **CI-CTX.** Group ``g``'s entropy parameters come from ``e_g`` fed the hyper features and the unit-gain
+  decoded groups before it (``common/models/channel_groups.py``); ``context=False`` feeds the hyper
+  features only (ablation).
+* **Partial decoding.** A decode of the first ``k`` groups gives the others their predicted means.
+* **TSCA.** One adapter per task network: 1x1 conv, depthwise 3x3, 1x1 conv to 12 channels + pixel shuffle
+  on the feature map ``f``: an RGB correction added to the plain picture. The last conv starts at zero, so
+  an untrained adapter is the identity. Decoding without the adapter is the plain picture (TSCA ablation).
+* **Exactness.** Every decoder-side network (``h_s``, every ``e_g``, ``g_s``, adapters) is a
+  :class:`GraphSpec` of the ops of ``common/layers/exact.py`` (conv, add, cat, pixel shuffle, leaky ReLU)
+  fed values on the fixed-point grid (``fake_fixed``), so the frozen integer form computes what training
+  computed. Encoder-side graphs (``g_a``, ``h_a``) are GraphSpecs too (float at run time).
+
+Rates are bits per nominal 640 x 480 picture (``NOMINAL_PIXELS``), roughly the CTC's bpp of a COCO photo.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+from ..entropy.factorized import FactorizedPrior
+from ..entropy.gaussian import GaussianConditional
+from ..layers.exact import FloatGraph, GraphSpec, fake_fixed
+from .channel_groups import GroupCoding, code_groups, gain_grid, group_bounds, ste_round
+
+NOMINAL_PIXELS = 640 * 480
+TASK_NETWORKS = ("yolo-fastest-1.1-xl", "yolo-fastest-1.1")
+
+
+# -- configuration ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class CiIcmConfig:
+    """A whole ci-icm model. ``group_gains=False``: one gain per quality for all groups (ablation);
+    ``context=False``: entropy parameters from the hyper features only (ablation)."""
+
+    variant: str = "ci-icm"
+    input_size: int = 320
+    latent_channels: int = 128
+    groups: tuple = (8, 8, 16, 32, 64)
+    hyper_channels: int = 64
+    analysis_widths: tuple = (32, 64, 96)
+    synthesis_widths: tuple = (96, 96, 64, 32)
+    hyper_width: int = 96
+    param_width: int = 64
+    adapter_width: int = 32
+    qualities: int = 6
+    group_gains: bool = True
+    context: bool = True
+    task_networks: tuple = TASK_NETWORKS
+    initial_gains: tuple = field(default_factory=lambda: (2.0, 1.6))  # quality 1's gain, ratio per quality
+
+    def __post_init__(self):
+        self.groups = tuple(int(g) for g in self.groups)
+        self.analysis_widths = tuple(int(w) for w in self.analysis_widths)
+        self.synthesis_widths = tuple(int(w) for w in self.synthesis_widths)
+        self.task_networks = tuple(self.task_networks)
+        self.initial_gains = tuple(float(g) for g in self.initial_gains)
+        if sum(self.groups) != self.latent_channels or min(self.groups) < 1:
+            raise ValueError(f"group sizes {self.groups} must add up to {self.latent_channels}")
+        if len(self.analysis_widths) != 3 or len(self.synthesis_widths) != 4 or self.qualities < 1:
+            raise ValueError("three analysis widths, four synthesis widths, at least one quality")
+
+    def bounds(self) -> list[tuple[int, int]]:
+        return group_bounds(self.groups)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "CiIcmConfig":
+        return cls(**values)
+
+
+def adapter_key(task_network: str) -> str:
+    """A module-dict key for a task network's name (no dots or dashes)."""
+    return task_network.replace(".", "_").replace("-", "_")
+
+
+# -- graphs ------------------------------------------------------------------------------------------------
+
+
+def _ds_block(g: GraphSpec, src: int, width: int) -> int:
+    """Depthwise-separable residual block: 1x1 (2w) -> depthwise 3x3 -> 1x1 (w) + skip."""
+    n = g.conv(src, width, 2 * width, 1, act="leaky")
+    n = g.conv(n, 2 * width, 2 * width, 3, groups=2 * width, act="leaky")
+    n = g.conv(n, 2 * width, width, 1)
+    return g.add(src, n)
+
+
+def _upsample(g: GraphSpec, src: int, cin: int, cout: int) -> int:
+    """x2 upsampling: 1x1 conv to 4 * cout, pixel shuffle, leaky ReLU."""
+    return g.act(g.shuffle(g.conv(src, cin, 4 * cout, 1), 2), "leaky")
+
+
+def analysis_spec(c: CiIcmConfig) -> GraphSpec:
+    a0, a1, a2 = c.analysis_widths
+    g = GraphSpec()
+    n = g.conv(-1, 3, a0, 5, stride=2, act="leaky")
+    n = g.conv(n, a0, a1, 3, stride=2, act="leaky")
+    n = _ds_block(g, n, a1)
+    n = g.conv(n, a1, a2, 3, stride=2, act="leaky")
+    n = _ds_block(g, n, a2)
+    g.conv(n, a2, c.latent_channels, 3, stride=2)
+    return g
+
+
+def hyper_analysis_spec(c: CiIcmConfig) -> GraphSpec:
+    g = GraphSpec()
+    n = g.conv(-1, c.latent_channels, c.hyper_width, 3, act="leaky")
+    n = g.conv(n, c.hyper_width, c.hyper_width, 3, stride=2, act="leaky")
+    g.conv(n, c.hyper_width, c.hyper_channels, 3, stride=2)
+    return g
+
+
+def hyper_synthesis_spec(c: CiIcmConfig) -> GraphSpec:
+    g = GraphSpec()
+    n = g.conv(-1, c.hyper_channels, c.hyper_width, 3, act="leaky")
+    n = _upsample(g, n, c.hyper_width, c.hyper_width)
+    n = _upsample(g, n, c.hyper_width, c.hyper_width)
+    g.conv(n, c.hyper_width, c.hyper_width, 3, act="leaky")
+    return g
+
+
+def param_spec(c: CiIcmConfig, group: int) -> GraphSpec:
+    """Entropy parameters of group ``group`` (unit gain): input 0 the hyper features, input 1 (with context,
+    after the first group) the unit-gain groups decoded so far; output ``2 * size``: means then scales."""
+    lo, hi = c.bounds()[group]
+    with_context = c.context and group > 0
+    g = GraphSpec()
+    src = g.cat(-1, -2) if with_context else -1
+    n = g.conv(src, c.hyper_width + (lo if with_context else 0), c.param_width, 1, act="leaky")
+    n = g.conv(n, c.param_width, c.param_width, 3, groups=c.param_width, act="leaky")
+    n = g.conv(n, c.param_width, c.param_width, 1, act="leaky")
+    g.conv(n, c.param_width, 2 * (hi - lo), 1)
+    return g
+
+
+def synthesis_spec(c: CiIcmConfig) -> GraphSpec:
+    """Input: the unit-gain latent. Outputs: (feature map ``f`` at 1/2, plain RGB picture)."""
+    s0, s1, s2, s3 = c.synthesis_widths
+    g = GraphSpec()
+    n = g.conv(-1, c.latent_channels, s0, 3, act="leaky")
+    n = _ds_block(g, n, s0)
+    n = _upsample(g, n, s0, s1)
+    n = _ds_block(g, n, s1)
+    n = _upsample(g, n, s1, s2)
+    n = _ds_block(g, n, s2)
+    n = _upsample(g, n, s2, s3)
+    f = _ds_block(g, n, s3)
+    rgb = g.shuffle(g.conv(f, s3, 12, 3), 2)
+    g.outputs = (f, rgb)
+    return g
+
+
+def adapter_spec(c: CiIcmConfig) -> GraphSpec:
+    """TSCA adapter: inputs (feature map ``f``, plain picture); output the adapted picture = plain + an RGB
+    correction from 1x1 conv, depthwise 3x3, 1x1 conv to 12 channels and a pixel shuffle."""
+    s3, w = c.synthesis_widths[3], c.adapter_width
+    g = GraphSpec()
+    n = g.conv(-1, s3, w, 1, act="leaky")
+    n = g.conv(n, w, w, 3, groups=w, act="leaky")
+    n = g.shuffle(g.conv(n, w, 12, 1), 2)
+    g.add(-2, n)
+    return g
+
+
+def graph_macs(spec: GraphSpec, input_shapes: list[tuple[int, int, int]]) -> int:
+    """Multiply-accumulates of one pass of a graph for inputs of the given (C, H, W) shapes."""
+    shapes: list[tuple[int, int, int]] = []
+
+    def get(index: int):
+        return input_shapes[-1 - index] if index < 0 else shapes[index]
+
+    macs = 0
+    for node in spec.nodes:
+        if node.op == "conv":
+            conv = spec.convs[node.arg]
+            _, h, w = get(node.srcs[0])
+            h, w = -(-h // conv.stride), -(-w // conv.stride)
+            macs += conv.out_channels * (conv.in_channels // conv.groups) * conv.kernel ** 2 * h * w
+            shapes.append((conv.out_channels, h, w))
+        elif node.op == "cat":
+            parts = [get(s) for s in node.srcs]
+            shapes.append((sum(p[0] for p in parts), parts[0][1], parts[0][2]))
+        elif node.op == "shuffle":
+            ch, h, w = get(node.srcs[0])
+            shapes.append((ch // node.arg ** 2, h * node.arg, w * node.arg))
+        else:
+            shapes.append(get(node.srcs[0]))
+    return macs
+
+
+def complexity(c: CiIcmConfig) -> dict:
+    """kMAC per pixel of the coded picture (input_size^2) of the encoder's and the decoder's networks.
+    The encoder runs g_a, h_a, h_s and every e_g (it needs the entropy parameters); the decoder h_s, e_g,
+    g_s and (optionally) one adapter."""
+    s = c.input_size
+    lat, hyp = (c.latent_channels, s // 16, s // 16), (c.hyper_channels, s // 64, s // 64)
+    hw = (c.hyper_width, s // 16, s // 16)
+    parts = {"g_a": graph_macs(analysis_spec(c), [(3, s, s)]), "h_a": graph_macs(hyper_analysis_spec(c), [lat]),
+             "h_s": graph_macs(hyper_synthesis_spec(c), [hyp]),
+             "e": sum(graph_macs(param_spec(c, g), [hw, (lo, s // 16, s // 16)])
+                      for g, (lo, _) in enumerate(c.bounds())),
+             "g_s": graph_macs(synthesis_spec(c), [lat]),
+             "adapter": graph_macs(adapter_spec(c), [(c.synthesis_widths[3], s // 2, s // 2), (3, s, s)])}
+    per_px = {k: v / (s * s) / 1000 for k, v in parts.items()}
+    per_px["encoder"] = per_px["g_a"] + per_px["h_a"] + per_px["h_s"] + per_px["e"]
+    per_px["decoder"] = per_px["h_s"] + per_px["e"] + per_px["g_s"]
+    per_px["decoder_adapter"] = per_px["decoder"] + per_px["adapter"]
+    return {k: round(v, 3) for k, v in per_px.items()}
+
+
+# -- training model --------------------------------------------------------------------------------------
+
+
+def _zero_last_conv(graph: FloatGraph) -> None:
+    with torch.no_grad():
+        graph.convs[-1].weight.zero_()
+        graph.convs[-1].bias.zero_()
+
+
+class CiIcmModel(nn.Module):
+    """The float model. ``forward(x, quality)`` codes a batch of pictures (N x 3 x H x W in [0, 1], H and W
+    multiples of 64), sample ``i`` at quality index ``quality[i]`` (0-based)."""
+
+    def __init__(self, config: CiIcmConfig):
+        super().__init__()
+        self.config = c = config
+        self.g_a = FloatGraph(analysis_spec(c))
+        self.h_a = FloatGraph(hyper_analysis_spec(c))
+        self.h_s = FloatGraph(hyper_synthesis_spec(c))
+        self.e = nn.ModuleList(FloatGraph(param_spec(c, g)) for g in range(len(c.groups)))
+        self.g_s = FloatGraph(synthesis_spec(c))
+        self.adapters = nn.ModuleDict({adapter_key(t): FloatGraph(adapter_spec(c)) for t in c.task_networks})
+        for adapter in self.adapters.values():
+            _zero_last_conv(adapter)
+        self.priors = nn.ModuleList(FactorizedPrior(c.hyper_channels) for _ in range(c.qualities))
+        self.gaussian = GaussianConditional()
+        first, ratio = c.initial_gains
+        ladder = torch.tensor([math.log(first) + q * math.log(ratio) for q in range(c.qualities)])
+        columns = len(c.groups) if c.group_gains else 1
+        self.log_gain = nn.Parameter(ladder.view(-1, 1).repeat(1, columns))
+        self.log_hyper_gain = nn.Parameter(torch.zeros(c.qualities))
+
+    # -- gains
+    def gains(self) -> torch.Tensor:
+        """Q x G gains on the 2**-16 grid (straight-through)."""
+        gains = torch.exp(self.log_gain)
+        if gains.shape[1] == 1:
+            gains = gains.expand(-1, len(self.config.groups))
+        return gain_grid(gains)
+
+    def hyper_gains(self) -> torch.Tensor:
+        return gain_grid(torch.exp(self.log_hyper_gain))
+
+    # -- the parts
+    def hyper(self, y: torch.Tensor, quality: torch.Tensor, noise: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """The hyper features (fixed-point grid) and the bits of ``z`` per picture."""
+        z = self.h_a(y)
+        hg = self.hyper_gains()[quality].view(-1, 1, 1, 1)
+        zs = z * hg
+        bits = torch.zeros(len(z), device=z.device, dtype=z.dtype)
+        for q in torch.unique(quality).tolist():
+            index = torch.nonzero(quality == q).flatten()
+            _, likelihood = self.priors[q](zs[index], training=noise)
+            bits = bits.index_copy(0, index, -torch.log2(likelihood).sum(dim=(1, 2, 3)))
+        medians = torch.stack([p.medians() for p in self.priors])[quality].view(len(z), -1, 1, 1)
+        z_hat = ste_round(zs - medians) + medians
+        return fake_fixed(self.h_s(fake_fixed(z_hat / hg))), bits
+
+    def synthesise(self, y_hat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(feature map, plain picture), both on the fixed-point grid."""
+        f, rgb = self.g_s(fake_fixed(y_hat))
+        return fake_fixed(f), fake_fixed(rgb)
+
+    def adapt(self, f: torch.Tensor, rgb: torch.Tensor, task_network: str) -> torch.Tensor:
+        """The picture for ``task_network``: plain picture + its adapter's correction."""
+        return fake_fixed(self.adapters[adapter_key(task_network)](f, rgb))
+
+    def forward(self, x: torch.Tensor, quality: torch.Tensor, noise: bool = True,
+                truncate: int | None = None) -> dict:
+        """Training pass. Returns ``x_hat`` (plain picture), ``f`` (feature map), ``y``, ``y_hat``,
+        ``coding`` (:class:`GroupCoding`), ``bits_y`` (N x G), ``bits_z`` (N), ``bits`` (N) and with
+        ``truncate=k`` ``x_trunc``: the plain picture of a decode of the first ``k`` groups."""
+        y = self.g_a(x)
+        hyper, bits_z = self.hyper(y, quality, noise)
+        gains = self.gains()[quality]
+        coding: GroupCoding = code_groups(y, gains, hyper, self.e, self.config.bounds(), self.gaussian, noise,
+                                          context=self.config.context, unit_params=True, truncate=truncate)
+        f, x_hat = self.synthesise(coding.y_hat)
+        out = {"x_hat": x_hat, "f": f, "y": y, "y_hat": coding.y_hat, "coding": coding, "bits_y": coding.bits,
+               "bits_z": bits_z, "bits": coding.bits.sum(1) + bits_z}
+        if coding.y_trunc is not None:
+            out["x_trunc"] = self.synthesise(coding.y_trunc)[1]
+        return out
+
+
+__all__ = ["CiIcmConfig", "CiIcmModel", "NOMINAL_PIXELS", "TASK_NETWORKS", "adapter_key", "analysis_spec",
+           "hyper_analysis_spec", "hyper_synthesis_spec", "param_spec", "synthesis_spec", "adapter_spec",
+           "graph_macs", "complexity"]

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The recipe of the ci-icm models (one variable-rate model per structure; docs in train_ci_icm.py).
+# Every step resumes where it stopped when the script is run again (a finished run is skipped), so the
+# whole recipe is one resumable command:
+#
+#   bash ctc_scripts/training/train_ci_icm.sh                  # CPU, one thread per run, runs one after another
+#   DEVICE=cuda bash ctc_scripts/training/train_ci_icm.sh      # on a GPU
+#   THREADS=2 bash ctc_scripts/training/train_ci_icm.sh
+#
+# Order: the main model first (stage 1 rate + MSE, stage 2 task-aware), its two TSCA adapters, then the
+# baseline and the ablations, each with its own shorter schedule and a reference of the same length.
+set -euo pipefail
+PY=${PYTHON:-.venv/bin/python}
+OUT=${OUT:-out/ci_icm}
+R=$OUT/runs
+T="$PY -m icm.ctc_scripts.training.train_ci_icm"
+DEV="--device ${DEVICE:-cpu} --threads ${THREADS:-1}"
+LOG="--log-every 25 --save-every 100"
+# stage 1: rate + picture MSE, no detector (192x192 patches of augmented 320x320 views, batch 8)
+PRE="--stage pre --lr 1e-3 --warmup-steps 100 --rate-warmup 200 --val-every 500 $LOG $DEV"
+# stage 2: task-aware (the frozen XL detector distilled)
+TASK="--stage task --lr 5e-4 --warmup-steps 50 --val-every 500 $LOG $DEV"
+# TSCA adapters: codec frozen
+ADAPT="--phase adapter --lr 1e-3 --warmup-steps 20 --steps 1000 --val-every 500 $LOG $DEV"
+
+run() {  # run NAME ARGS...: train into $R/NAME unless it is finished
+    local name=$1; shift
+    [ -f "$R/$name/done" ] && return 0
+    mkdir -p "$R"
+    echo "$(date -Is) training $name" >&2
+    $T train --run "$R/$name" "$@" >> "$R/$name.log" 2>&1
+    echo "$(date -Is) trained $name" >&2
+}
+
+# the main model
+run pre --steps 3000 $PRE
+run main --init "$R/pre" --steps 4000 $TASK
+run ad_xl --init "$R/main" --task-network yolo-fastest-1.1-xl $ADAPT
+run ad_yf --init "$R/main" --task-network yolo-fastest-1.1 $ADAPT
+# baseline and ablations: stage 1 1,500 steps, stage 2 2,000 steps each; "short" is the main structure on the
+# same schedule (the reference of the ablations)
+for pair in short: baseline:--baseline noorder:--no-order nogain:--no-group-gains noctx:--no-ctx; do
+    name=${pair%%:*}; flag=${pair#*:}
+    run "${name}_pre" --steps 1500 $flag $PRE
+    run "$name" --init "$R/${name}_pre" --steps 2000 $flag $TASK
+done
