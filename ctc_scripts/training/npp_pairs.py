@@ -138,7 +138,7 @@ def chunk_seed(seed: int, split: str, index: int) -> np.random.Generator:
     return np.random.default_rng([seed, 0 if split == "train" else 1, index])
 
 
-def make_chunk(pictures: PictureSet, codec: VvcImageRoundTrip, rng: np.random.Generator, count: int, crop: int,
+def make_chunk(pictures: list[np.ndarray], codec: VvcImageRoundTrip, rng: np.random.Generator, count: int, crop: int,
                qps_per_crop: int | None, qp_range: tuple[int, int]) -> dict[str, np.ndarray]:
     """``count`` crops, each coded at ``qps_per_crop`` random QPs (None: every CTC QP)."""
     fields = {key: [] for key in ("original", "decoded", "qp", "bits", "kind", "perturbation", "picture",
@@ -147,7 +147,7 @@ def make_chunk(pictures: PictureSet, codec: VvcImageRoundTrip, rng: np.random.Ge
         index = int(rng.integers(len(pictures)))
         kind = int(rng.integers(len(KINDS)))
         perturbation = int(rng.integers(1, len(PERTURBATIONS))) if rng.random() < 0.5 else 0
-        view = perturb(crop_view(pictures.pictures[index], rng, crop, KINDS[kind]), rng,
+        view = perturb(crop_view(pictures[index], rng, crop, KINDS[kind]), rng,
                        PERTURBATIONS[perturbation])
         if qps_per_crop is None:
             qps = np.array(CTC_QPS)
@@ -224,7 +224,7 @@ def generate(args: argparse.Namespace) -> int:
         if split not in sets:
             sets[split] = PictureSet(training_picture_files(), split)
         per_crop = None if split == "heldout" else args.qps_per_crop
-        chunk = make_chunk(sets[split], codec, chunk_seed(args.seed, split, index), args.chunk, args.crop,
+        chunk = make_chunk(sets[split].pictures, codec, chunk_seed(args.seed, split, index), args.chunk, args.crop,
                            per_crop, (args.qp_min, args.qp_max))
         write_atomically(chunk_path(out, split, index), chunk)
         pairs_made += chunk["bits"].size

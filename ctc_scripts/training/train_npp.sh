@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The recipe of the npp-vvc models: VVenC pairs, the proxy codec, its fidelity, the preprocessor and its ablations.
+# Every step resumes where it stopped when the script is run again (finished steps are skipped; a stopped
+# training run continues from its checkpoint).
+#
+#   bash ctc_scripts/training/train_npp.sh                    # CPU, one thread per process
+#   DEVICE=cuda THREADS=4 bash ctc_scripts/training/train_npp.sh
+#
+# Costs measured on the shared 2-core machine (one thread, other work running): pairs 4..7 per second
+# (VVenC faster, 128x128, encode + decode 0.13..0.25 s); proxy about 1.5 s per step (batch 16); NPP about 11 s per
+# step (batch 4; VVenC in the loop 1.5..4 s of it, the rest the networks), so the NPP runs want a GPU.
+set -euo pipefail
+PY=${PYTHON:-.venv/bin/python}
+OUT=${OUT:-out/npp}
+R=$OUT/runs
+DEV="--device ${DEVICE:-cpu} --threads ${THREADS:-1}"
+PAIRS="--out $OUT/pairs --crop 128 --chunk 32 --qps-per-crop 3 --preset faster --threads 1"
+PROXY_STEPS=${PROXY_STEPS:-12000}
+NPP_STEPS=${NPP_STEPS:-3000}
+mkdir -p "$R"
+
+train() {  # train SCRIPT NAME ARGS...: train into $R/NAME unless it is finished
+    local script=$1 name=$2; shift 2
+    [ -f "$R/$name/done" ] && return 0
+    $PY -m "icm.ctc_scripts.training.$script" train --run "$R/$name" "$@" $DEV >> "$R/$name.log" 2>&1
+    echo "trained $name"
+}
+
+# 1. pairs: 128 x 32 crops x 3 QPs (12,288 pairs) for training, 2 x 32 held-out crops x 6 CTC QPs (384)
+$PY -m icm.ctc_scripts.training.npp_pairs $PAIRS --train-chunks 128 --heldout-chunks 2 >> "$OUT/pairs.log" 2>&1
+
+# 2. the proxy, its weights file and its fidelity per QP on the held-out pairs
+train train_npp_proxy proxy --pairs "$OUT/pairs" --steps "$PROXY_STEPS" --batch 16 --lr 1e-3 --warmup-steps 200 \
+    --log-every 100 --val-every 1000 --save-every 200
+[ -f "$OUT/proxy.npz" ] || $PY -m icm.ctc_scripts.training.train_npp_proxy export --run "$R/proxy" -o "$OUT/proxy.npz"
+[ -f "$OUT/proxy_fidelity.txt" ] || $PY -m icm.ctc_scripts.training.npp_proxy_fidelity --proxy "$OUT/proxy.npz" \
+    --pairs "$OUT/pairs" --json "$OUT/proxy_fidelity.json" > "$OUT/proxy_fidelity.txt"
+
+# 3. the preprocessor (one model for every QP) and its three ablations, same schedule
+NPP="--proxy $OUT/proxy.npz --steps $NPP_STEPS --batch 4 --lr 2e-4 --warmup-steps 100 --task-weight 0.02 \
+    --log-every 20 --val-every 250 --save-every 25"
+train train_npp npp $NPP
+train train_npp npp_noproxy $NPP --no-proxy
+train train_npp npp_fixed $NPP --fixed-model
+train train_npp npp_notask $NPP --no-task
+for name in npp npp_noproxy npp_fixed npp_notask; do
+    [ -f "$OUT/$name.npz" ] || $PY -m icm.ctc_scripts.training.train_npp export --run "$R/$name" -o "$OUT/$name.npz"
+done
