@@ -7,7 +7,7 @@
 Each step draws ``--batch`` (crop, QP) pairs of the training chunks; the proxy codes the crop at that QP
 (rate with the noisy latent, reconstruction with the rounded one) and the loss is
 
-    mean(MSE(proxy_hat, vvc_hat) / MSE(x, vvc_hat)) + w_rate * mean((log2 proxy_bits - log2 vvc_bits)^2)
+    mean(MSE(proxy_hat, vvc_hat) / (MSE(x, vvc_hat) + 1e-4)) + w_rate * mean((log2 proxy_bits - log2 vvc_bits)^2)
 
 The first term is the imitation error relative to VVC's own coding error at that QP (detached), so every
 QP weighs the same whether VVC's error is large (QP 47) or small (QP 22). Validation (``--val-every``) is
@@ -25,6 +25,8 @@ from ...common.models.proxy_codec import ProxyCodec, ProxyConfig, save_npz
 from .npp_pairs import chunk_files, load_pairs
 from .npp_proxy_fidelity import flat_pairs, proxy_fidelity, to_batch
 from .skeleton import TrainingRun, main
+
+VVC_MSE_FLOOR = 1e-4  # 40 dB: flat crops at low QP, coded almost losslessly, do not dominate the loss
 
 
 class ProxyRun(TrainingRun):
@@ -63,7 +65,7 @@ class ProxyRun(TrainingRun):
         out = self.model(x, torch.from_numpy(rows["qp"][pick]).to(self.device), noise=True)
         mse_pv = ((out.x_hat - target) ** 2).mean(dim=(1, 2, 3))
         mse_vo = ((x - target) ** 2).mean(dim=(1, 2, 3)).detach()
-        imitation = (mse_pv / (mse_vo + 1e-5)).mean()
+        imitation = (mse_pv / (mse_vo + VVC_MSE_FLOOR)).mean()
         log_error = torch.log2(out.bits) - torch.log2(bits)
         rate = (log_error ** 2).mean()
         loss = imitation + self.args.w_rate * rate
