@@ -32,20 +32,61 @@ that a task network or a person can use. Structure (``../shared/docs/techniques.
   computed. Encoder-side graphs (``g_a``, ``h_a``) are GraphSpecs too (float at run time).
 
 Rates are bits per nominal 640 x 480 picture (``NOMINAL_PIXELS``), roughly the CTC's bpp of a COCO photo.
+
+Runtime weights file
+--------------------
+:func:`export_runtime` freezes a trained model into a dict of numpy arrays, saved with ``np.savez`` and
+read with ``np.load(path, allow_pickle=False)`` (no pickle anywhere); :class:`CiIcmRuntime` runs it. Keys
+(``Q`` qualities, ``G`` groups, ``C`` hyper channels, graph ``X``'s conv ``k``):
+
+=================================  ======================  ==================================================
+key                                dtype, shape            what
+=================================  ======================  ==================================================
+``format``                         str (0-d)               ``FORMAT``
+``config``                         str (0-d)               :class:`CiIcmConfig` as JSON
+``specs``                          str (0-d)               JSON ``{graph name: GraphSpec.to_dict()}`` of every
+                                                           graph below (the runtime builds them from here)
+``info``                           str (0-d)               JSON: training figures (steps, lambdas, ...)
+``g_a.w{k}``, ``h_a.w{k}``         float16 (O, I/g, K, K)  encoder-only graphs' weights (run in float32)
+``g_a.b{k}``, ``h_a.b{k}``         float16 (O,)            their biases
+``X.w{k}``                         int16 (O, I/g, K, K)    exact decoder-side graph ``X`` (``h_s``, ``e0`` ..
+                                                           ``e{G-1}``, ``g_s``, ``adapter.<key>`` per task
+                                                           network, ``adapter_key``): integer weights
+``X.b{k}``                         int64 (O,)              biases in units of ``2**-(10 + shift)``
+``X.s{k}``                         int8 (O,)               per-output-channel fraction bits ``shift``
+``gains_q16``                      int64 (Q, G)            group gains per quality, units of ``2**-16``
+``hyper_gains_q16``                int64 (Q,)              hyper-latent gain per quality, units of ``2**-16``
+``prior{q}.quantized_cdf``         int32 (C, L_q)          quality ``q``'s factorized-prior CDF tables
+``prior{q}.cdf_length``            int32 (C,)              their lengths
+``prior{q}.offset``                int32 (C,)              their first symbol
+``prior{q}.medians``               float32 (C,)            the channel medians
+``gaussian.scale_table_q16``       int64 (S,)              the Gaussian scale table (units of ``2**-16``)
+=================================  ======================  ==================================================
+
+Decoding, all in integers (fixed point: units of ``2**-10``): ``z_hat`` of quality ``q`` from its prior;
+``h_s(round(to_fixed(z_hat) * 2**16 / H[q]))`` = hyper features; for each group: ``e_g`` -> unit-gain
+mean and scale, multiplied by the gain (``round(a * G / 2**16)``); the scale picks the Gaussian table by
+integer comparison; ``v = symbol * 2**10 + mean``; the unit-gain value ``round(v * 2**16 / G)`` is the
+context of the next groups and the synthesis input (a group not decoded takes its mean). ``g_s`` -> (feature
+map, plain picture); an adapter -> the picture for its task network.
 """
 from __future__ import annotations
 
+import copy
+import json
 import math
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
 import torch
 from torch import nn
 
 from ..entropy.factorized import FactorizedPrior
 from ..entropy.gaussian import GaussianConditional
-from ..layers.exact import FloatGraph, GraphSpec, fake_fixed
-from .channel_groups import GroupCoding, code_groups, gain_grid, group_bounds, ste_round
+from ..layers.exact import ACT_FRAC_BITS, ACT_LIMIT, ExactGraph, FloatGraph, GraphSpec, fake_fixed, to_fixed
+from .channel_groups import GAIN_SCALE, GroupCoding, code_groups, gain_grid, group_bounds, ste_round
 
+FORMAT = "icm-ci-icm-1"
 NOMINAL_PIXELS = 640 * 480
 TASK_NETWORKS = ("yolo-fastest-1.1-xl", "yolo-fastest-1.1")
 
@@ -320,6 +361,194 @@ class CiIcmModel(nn.Module):
         return out
 
 
+# -- export to the runtime form -------------------------------------------------------------------------
+
+PRIOR_BUFFERS = ("quantized_cdf", "cdf_length", "offset", "medians")
+
+
+def decoder_graph_names(config: CiIcmConfig) -> list[str]:
+    return ["h_s"] + [f"e{g}" for g in range(len(config.groups))] + ["g_s"] + [
+        f"adapter.{adapter_key(t)}" for t in config.task_networks]
+
+
+def _graphs(model: CiIcmModel) -> dict[str, FloatGraph]:
+    graphs = {"g_a": model.g_a, "h_a": model.h_a, "h_s": model.h_s, "g_s": model.g_s}
+    graphs.update({f"e{g}": e for g, e in enumerate(model.e)})
+    graphs.update({f"adapter.{key}": a for key, a in model.adapters.items()})
+    return graphs
+
+
+def _to_q16(values: torch.Tensor) -> np.ndarray:
+    return torch.round(values.detach().double() * GAIN_SCALE).clamp(1, (1 << 24) - 1).to(torch.int64).numpy()
+
+
+@torch.no_grad()
+def export_runtime(model: CiIcmModel, extra: dict | None = None) -> dict[str, np.ndarray]:
+    """The runtime weights of a trained model (keys: the module docstring), for ``np.savez``."""
+    model = copy.deepcopy(model).cpu().float().eval()
+    config = model.config
+    graphs = _graphs(model)
+    weights: dict[str, np.ndarray] = {
+        "format": np.array(FORMAT), "config": np.array(json.dumps(config.to_dict())),
+        "specs": np.array(json.dumps({name: g.spec.to_dict() for name, g in graphs.items()})),
+        "info": np.array(json.dumps(dict(extra or {}))),
+        "gains_q16": _to_q16(model.gains()), "hyper_gains_q16": _to_q16(model.hyper_gains()),
+        "gaussian.scale_table_q16": model.gaussian.scale_table_q16.cpu().numpy().astype(np.int64)}
+    for name in ("g_a", "h_a"):
+        for k, conv in enumerate(graphs[name].convs):
+            weights[f"{name}.w{k}"] = conv.weight.numpy().astype(np.float16)
+            weights[f"{name}.b{k}"] = conv.bias.numpy().astype(np.float16)
+    for name in decoder_graph_names(config):
+        for key, value in ExactGraph.freeze(graphs[name]).state_dict().items():
+            weights[f"{name}.{key}"] = value.numpy()
+    for q, prior in enumerate(model.priors):
+        prior.update(force=True)
+        for key in PRIOR_BUFFERS:
+            weights[f"prior{q}.{key}"] = getattr(prior, f"_{key}").cpu().numpy()
+    return weights
+
+
+# -- runtime ------------------------------------------------------------------------------------------------
+
+
+def _round_div(num: torch.Tensor, den: int) -> torch.Tensor:
+    """round(num / den) (half up) of integer tensors, in int64: exact on every device."""
+    return torch.div(2 * num + den, 2 * den, rounding_mode="floor")
+
+
+def _scale_fixed(a: torch.Tensor, gain_q16: int) -> torch.Tensor:
+    """Fixed-point ``a`` (float64 integers) times ``gain / 2**16``, rounded, saturated (float64 integers)."""
+    return _round_div(a.to(torch.int64) * gain_q16, GAIN_SCALE).to(torch.float64).clamp_(-ACT_LIMIT, ACT_LIMIT)
+
+
+def _unscale_fixed(a: torch.Tensor, gain_q16: int) -> torch.Tensor:
+    """Fixed-point ``a`` divided by ``gain / 2**16``, rounded, saturated."""
+    return _round_div(a.to(torch.int64) * GAIN_SCALE, gain_q16).to(torch.float64).clamp_(-ACT_LIMIT, ACT_LIMIT)
+
+
+class CiIcmRuntime:
+    """A loaded runtime weights file (the dict of :func:`export_runtime`, e.g. ``dict(np.load(path,
+    allow_pickle=False))``): the encoder's float analysis, the exact hyper synthesis, entropy parameters,
+    synthesis and adapters, and the entropy coding of the hyper latent and the groups."""
+
+    def __init__(self, weights, device: torch.device | str = "cpu"):
+        if str(weights["format"]) != FORMAT:
+            raise ValueError(f"not an {FORMAT} weights file")
+        self.device = torch.device(device)
+        self.config = CiIcmConfig.from_dict(json.loads(str(weights["config"])))
+        self.info = json.loads(str(weights["info"]))
+        specs = {name: GraphSpec.from_dict(v) for name, v in json.loads(str(weights["specs"])).items()}
+        self.encoder_graphs = {}
+        for name in ("g_a", "h_a"):
+            graph = FloatGraph(specs[name])
+            state = {}
+            for k in range(len(specs[name].convs)):
+                state[f"convs.{k}.weight"] = torch.from_numpy(weights[f"{name}.w{k}"].astype(np.float32))
+                state[f"convs.{k}.bias"] = torch.from_numpy(weights[f"{name}.b{k}"].astype(np.float32))
+            graph.load_state_dict(state)
+            self.encoder_graphs[name] = graph.to(self.device).eval().requires_grad_(False)
+        self.graphs: dict[str, ExactGraph] = {}
+        for name in decoder_graph_names(self.config):
+            graph = ExactGraph(specs[name])
+            graph.load_state_dict({key: torch.from_numpy(np.asarray(weights[f"{name}.{key}"]))
+                                   for key in graph.state_dict()})
+            graph.check_bounds()
+            self.graphs[name] = graph.to(self.device)
+        self.gains_q16 = [[int(v) for v in row] for row in weights["gains_q16"]]
+        self.hyper_gains_q16 = [int(v) for v in weights["hyper_gains_q16"]]
+        self.priors = []
+        for q in range(self.config.qualities):
+            prior = FactorizedPrior(self.config.hyper_channels)
+            prior.load_state_dict({f"_{key}": torch.from_numpy(np.asarray(weights[f"prior{q}.{key}"]))
+                                   for key in PRIOR_BUFFERS}, strict=False)
+            self.priors.append(prior)
+        self.gaussian = GaussianConditional(tuple(int(v) for v in weights["gaussian.scale_table_q16"]))
+        groups, qualities = len(self.config.groups), self.config.qualities
+        if len(self.gains_q16) != qualities or any(len(r) != groups for r in self.gains_q16):
+            raise ValueError("gains do not match the configuration")
+
+    # -- shapes
+    def latent_shape(self, height: int, width: int) -> tuple[int, int]:
+        return -(-height // 16), -(-width // 16)
+
+    def hyper_shape(self, height: int, width: int) -> tuple[int, int]:
+        return -(-height // 64), -(-width // 64)
+
+    # -- exact parts (decoder and encoder)
+    def hyper_features(self, z_hat: torch.Tensor, quality: int) -> torch.Tensor:
+        """Hyper features (fixed point) from the decoded hyper latent of quality index ``quality``."""
+        z_unit = _unscale_fixed(to_fixed(z_hat.to(self.device)), self.hyper_gains_q16[quality])
+        return self.graphs["h_s"](z_unit)
+
+    def group_params(self, group: int, hyper: torch.Tensor, prev_unit: list[torch.Tensor],
+                     quality: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean, scale) of group ``group`` at quality ``quality``, gained, fixed point."""
+        size = self.config.groups[group]
+        net = self.graphs[f"e{group}"]
+        out = net(hyper, torch.cat(prev_unit, 1)) if (group and self.config.context) else net(hyper)
+        gain = self.gains_q16[quality][group]
+        return _scale_fixed(out[:, :size], gain), _scale_fixed(out[:, size:], gain)
+
+    def indexes(self, scale_fixed: torch.Tensor) -> np.ndarray:
+        q = scale_fixed.clamp_min(0).cpu().numpy().astype(np.int64)
+        return self.gaussian.indexes_from_quantized_scales(q, ACT_FRAC_BITS)
+
+    def synthesise(self, y_unit: torch.Tensor, task_network: str | None = None) -> torch.Tensor:
+        """The decoded picture (fixed point, N x 3 x H x W): plain, or adapted for ``task_network``."""
+        f, rgb = self.graphs["g_s"](y_unit)
+        if task_network is None:
+            return rgb
+        return self.graphs[f"adapter.{adapter_key(task_network)}"](f, rgb)
+
+    # -- encoder
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor, quality: int) -> tuple[bytes, list[bytes]]:
+        """``x`` (1 x 3 x H x W in [0, 1], H and W multiples of 64) -> (hyper substream, group substreams)."""
+        y = self.encoder_graphs["g_a"](x.to(self.device).float())
+        z = self.encoder_graphs["h_a"](y) * (self.hyper_gains_q16[quality] / GAIN_SCALE)
+        prior = self.priors[quality]
+        z_bytes = prior.compress(z.cpu())
+        hyper = self.hyper_features(prior.decompress(z_bytes, tuple(z.shape)), quality)
+        prev, streams = [], []
+        for group, (lo, hi) in enumerate(self.config.bounds()):
+            gain = self.gains_q16[quality][group]
+            mean, scale = self.group_params(group, hyper, prev, quality)
+            v = y[:, lo:hi].double() * (gain / GAIN_SCALE)
+            symbols = torch.round(v - mean / (1 << ACT_FRAC_BITS)).clamp_(-(1 << 20), 1 << 20)
+            streams.append(self.gaussian.compress(symbols.cpu().numpy().astype(np.int32), self.indexes(scale)))
+            v_fixed = (symbols * (1 << ACT_FRAC_BITS) + mean).clamp_(-ACT_LIMIT, ACT_LIMIT)
+            prev.append(_unscale_fixed(v_fixed, gain))
+        return z_bytes, streams
+
+    # -- decoder
+    @torch.no_grad()
+    def decode_latent(self, z_bytes: bytes, streams: list, quality: int, height: int, width: int) -> torch.Tensor:
+        """The unit-gain latent (fixed point). A group whose stream is None (or missing at the end) takes its
+        predicted mean (partial decoding)."""
+        hh, hw = self.hyper_shape(height, width)
+        z_hat = self.priors[quality].decompress(z_bytes, (1, self.config.hyper_channels, hh, hw))
+        hyper = self.hyper_features(z_hat, quality)
+        prev = []
+        for group in range(len(self.config.groups)):
+            gain = self.gains_q16[quality][group]
+            mean, scale = self.group_params(group, hyper, prev, quality)
+            stream = streams[group] if group < len(streams) else None
+            if stream is None:
+                v_fixed = mean
+            else:
+                symbols = self.gaussian.decompress(stream, self.indexes(scale))
+                symbols = torch.from_numpy(symbols.astype(np.float64)).to(self.device)
+                v_fixed = (symbols * (1 << ACT_FRAC_BITS) + mean).clamp_(-ACT_LIMIT, ACT_LIMIT)
+            prev.append(_unscale_fixed(v_fixed, gain))
+        return torch.cat(prev, 1)
+
+    @torch.no_grad()
+    def decode(self, z_bytes: bytes, streams: list, quality: int, height: int, width: int,
+               task_network: str | None = None) -> torch.Tensor:
+        """Substreams -> the decoded picture in fixed point (``from_fixed`` gives floats in about [0, 1])."""
+        return self.synthesise(self.decode_latent(z_bytes, streams, quality, height, width), task_network)
+
+
 __all__ = ["CiIcmConfig", "CiIcmModel", "NOMINAL_PIXELS", "TASK_NETWORKS", "adapter_key", "analysis_spec",
            "hyper_analysis_spec", "hyper_synthesis_spec", "param_spec", "synthesis_spec", "adapter_spec",
-           "graph_macs", "complexity"]
+           "graph_macs", "complexity", "export_runtime", "CiIcmRuntime", "FORMAT", "decoder_graph_names"]
