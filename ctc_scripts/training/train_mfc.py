@@ -9,9 +9,9 @@
     # freeze (exact integer decoder graphs, integer tables) into the weights file the tool loads
     python -m icm.ctc_scripts.training.train_mfc export --run out/mfc/runs/q2 -o common/models/weights/mfc_q2.pt
 
-A run resumes from its checkpoint (``<run>/ckpt.pt``: model, optimisers, step, random states, log; written
-every ``--save-every`` steps) when it is started again with the same command. ``--device cuda`` trains on a
-GPU; ``ctc_scripts/training/train_mfc.sh`` is the recipe of the shipped models.
+The loop, the learning-rate schedule, checkpoints and resuming (the same command again), ``--init``,
+``--device cuda`` and the ``export`` command come from the shared training skeleton (``skeleton.py``);
+``ctc_scripts/training/train_mfc.sh`` is the recipe of the shipped models.
 
 Loss per batch (rates in bits per nominal 640x480 picture, i.e. bpp of a COCO photo):
 
@@ -32,9 +32,6 @@ NMSE + w_pred * the predicted tensor's.
 from __future__ import annotations
 
 import argparse
-import json
-import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +42,7 @@ from ...common.models.mfc import (NOMINAL_PIXELS, CodecConfig, MfcConfig, MfcMod
                                  build_predictor, export_runtime)
 from ...common.models.distill import task_distortion
 from ...common.tasknet.registry import load_task_network
+from .skeleton import TrainingRun, main, run_from_checkpoint
 
 VARIANTS = ("mfc", "mfcr", "noxs", "nogroup", "s16base")
 
@@ -148,89 +146,91 @@ def build_model(config: MfcConfig, network) -> MfcModel:
 # -- training ----------------------------------------------------------------------------------------------
 
 
-class Trainer:
-    def __init__(self, args):
-        self.args = args
-        self.device = torch.device(args.device)
-        self.run = Path(args.run)
-        self.run.mkdir(parents=True, exist_ok=True)
-        network = load_task_network("yolo-fastest-1.1-xl", input_size=320, device=self.device)
-        self.teacher = Teacher(network)
-        self.bank = Bank(Path(args.bank), self.device, self.teacher)
+class MfcRun(TrainingRun):
+    """One mfc training run on the shared skeleton (loop, schedule, checkpoints, resume, export command)."""
+
+    name = "mfc"
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        parser.set_defaults(save_every=250)
+        parser.add_argument("--bank", default="out/mfc/bank.pt")
+        parser.add_argument("--variant", choices=VARIANTS, default="mfc")
+        parser.add_argument("--lmbda", type=float, required=True)
+        parser.add_argument("--alpha", type=float, default=1.0, help="weight of the task (distillation) term")
+        parser.add_argument("--w-feat", type=float, default=2.0, help="weight of the feature MSE terms")
+        parser.add_argument("--rate-warmup", type=int, default=200, help="steps over which the rate weight ramps up")
+        parser.add_argument("--mse-only", action="store_true",
+                            help="pre-training: D = feature MSE of the coded tensors only (no predictor, "
+                                 "no NN part 2)")
+        parser.add_argument("--w-trunc", type=float, default=0.5, help="weight of the truncated-decode distortion")
+        parser.add_argument("--w-order", type=float, default=0.002, help="weight of the channel-order loss")
+        parser.add_argument("--latent", type=int, default=64)
+        parser.add_argument("--groups", type=int, nargs="+", default=[4, 8, 16, 36])
+        parser.add_argument("--width", type=int, default=64)
+        parser.add_argument("--res-latent", type=int, default=32,
+                            help="mfcr: latent channels of the s16 residual codec")
+        parser.add_argument("--res-groups", type=int, nargs="+", default=[4, 8, 20], help="mfcr: its group sizes")
+        parser.add_argument("--train-predictor", action="store_true",
+                            help="s16base: fine-tune the darknet predictor too")
+        parser.add_argument("--no-side-input", action="store_true", help="the analysis sees only the coded tensor")
+        parser.add_argument("--pred-width", type=int, default=64, help="width of the learned prediction network")
+        parser.add_argument("--w-pred", type=float, default=0.5,
+                            help="pre-training: weight of the predicted tensor's MSE")
+
+    def build_model(self) -> MfcModel:
+        args = self.args
+        self.network = load_task_network("yolo-fastest-1.1-xl", input_size=320, device=self.device)
+        self.teacher = Teacher(self.network)
         self.config = make_config(args.variant, args.latent, args.groups, args.width, not args.no_side_input,
                                   args.pred_width, args.res_latent, args.res_groups)
-        self.model = build_model(self.config, network).to(self.device)
-        if self.model.predictor is not None and self.config.prediction.kind == "darknet":
-            self.model.predictor.requires_grad_(args.train_predictor)
-        main, aux = [], []
-        for name, p in self.model.named_parameters():
-            if p.requires_grad:
-                (aux if name.endswith("quantiles") else main).append(p)
-        self.opt = torch.optim.Adam(main, lr=args.lr)
-        self.aux_opt = torch.optim.Adam(aux, lr=1e-3)
-        self.step = 0
-        self.rng = np.random.default_rng(args.seed)
+        model = build_model(self.config, self.network)
+        if model.predictor is not None and self.config.prediction.kind == "darknet":
+            model.predictor.requires_grad_(args.train_predictor)
         self.sensitivity = {c.tensor_id: torch.ones(c.latent_channels, device=self.device)
                             for c in self.config.codecs}
-        self.log = []
-        s16, s32, _ = self.bank.batch(self.bank.train[:256])
-        self.var16, self.var32 = float(s16.var()), float(s32.var())
-        if not self._resume() and args.init:
-            self._init_from(Path(args.init))
+        self._bank = None
+        self._last_out = None
+        return model
 
-    # -- checkpoints
-    def _checkpoint_path(self) -> Path:
-        return self.run / "ckpt.pt"
+    @property
+    def bank(self) -> Bank:
+        """The feature bank, loaded on first use (``export`` does not need it)."""
+        if self._bank is None:
+            self._bank = Bank(Path(self.args.bank), self.device, self.teacher)
+            s16, s32, _ = self._bank.batch(self._bank.train[:256])
+            self.var16, self.var32 = float(s16.var()), float(s32.var())
+        return self._bank
 
-    def _resume(self) -> bool:
-        path = self._checkpoint_path()
-        if not path.exists():
-            return False
-        state = torch.load(path, map_location=self.device, weights_only=True)
-        self.model.load_state_dict(state["model"])
-        self.opt.load_state_dict(state["opt"])
-        self.aux_opt.load_state_dict(state["aux_opt"])
-        self.step = int(state["step"])
-        self.rng.bit_generator.state = json.loads(state["rng"])
-        torch.set_rng_state(state["torch_rng"])
-        self.sensitivity = {int(k): v.to(self.device) for k, v in state["sensitivity"].items()}
-        self.log = json.loads(state["log"])
-        print(f"resumed {path} at step {self.step}", flush=True)
-        return True
+    def aux_loss(self) -> torch.Tensor:
+        return sum(c.prior.loss() for c in self.model.codecs)
 
-    def _init_from(self, path: Path) -> None:
-        path = path / "ckpt.pt" if path.is_dir() else path
-        state = torch.load(path, map_location=self.device, weights_only=True)
-        missing, unexpected = self.model.load_state_dict(state["model"], strict=False)
-        if unexpected:
-            raise SystemExit(f"{path} does not fit this model: {len(unexpected)} unknown parameters, e.g. "
-                             f"{unexpected[0]}")
-        self.sensitivity.update({int(k): v.to(self.device) for k, v in state["sensitivity"].items()
-                                 if int(k) in self.sensitivity and v.shape == self.sensitivity[int(k)].shape})
-        new = sorted({".".join(k.split(".")[:2]) for k in missing})
-        print(f"initialised from {path} (step {state['step']})" + (f"; new: {', '.join(new)}" if new else ""),
-              flush=True)
+    def extra_state(self) -> dict:
+        return {"sensitivity": {str(k): v for k, v in self.sensitivity.items()}}
 
-    def save(self) -> None:
-        state = {"model": self.model.state_dict(), "opt": self.opt.state_dict(), "aux_opt": self.aux_opt.state_dict(),
-                 "step": self.step, "rng": json.dumps(self.rng.bit_generator.state),
-                 "torch_rng": torch.get_rng_state(), "sensitivity": {str(k): v for k, v in self.sensitivity.items()},
-                 "log": json.dumps(self.log), "args": json.dumps(vars(self.args)),
-                 "config": json.dumps(self.config.to_dict())}
-        tmp = self._checkpoint_path().with_suffix(".tmp")
-        torch.save(state, tmp)
-        tmp.replace(self._checkpoint_path())
+    def load_extra_state(self, state: dict) -> None:
+        """The channel sensitivities; on ``--init`` from another structure, those whose shapes fit."""
+        for key, value in state.get("sensitivity", {}).items():
+            tid = int(key)
+            if tid in self.sensitivity and value.shape == self.sensitivity[tid].shape:
+                self.sensitivity[tid] = value.to(self.device)
 
     # -- loss
     def nmse(self, tensor_id: int, hat: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
         return F.mse_loss(hat, ref) / (self.var16 if tensor_id == 0 else self.var32)
 
-    def loss(self, batch, train: bool = True):
+    def training_loss(self, rng: np.random.Generator):
+        bank = self.bank
+        total, info, self._last_out = self.loss(bank.batch(rng.choice(bank.train, self.args.batch, replace=False)),
+                                                rng)
+        return total, info
+
+    def loss(self, batch, rng: np.random.Generator, train: bool = True):
         args = self.args
         s16, s32, raw_ref = batch
         tensors = [s16, s32]
         groups = len(self.config.codecs[0].groups)
-        truncate = int(self.rng.integers(1, groups)) if (train and groups > 1 and args.w_trunc > 0) else None
+        truncate = int(rng.integers(1, groups)) if (train and groups > 1 and args.w_trunc > 0) else None
         prediction = self.config.prediction
         learned = prediction is not None and prediction.kind == "learned"
         out = self.model(tensors, truncate=truncate, noise=train, predict_truncated=False,
@@ -268,138 +268,46 @@ class Trainer:
             info["order"] = order.item()
         return total, info, out
 
-    def train(self) -> None:
-        args = self.args
-        start = time.perf_counter()
-        while self.step < args.steps:
-            lr = self._lr()
-            for group in self.opt.param_groups:
-                group["lr"] = lr
-            self.model.train()
-            batch = self.bank.batch(self.rng.choice(self.bank.train, args.batch, replace=False))
-            total, info, out = self.loss(batch)
-            self.opt.zero_grad(set_to_none=True)
-            total.backward()
-            torch.nn.utils.clip_grad_norm_([p for g in self.opt.param_groups for p in g["params"]], 1.0)
-            self.opt.step()
-            aux = sum(c.prior.loss() for c in self.model.codecs)
-            self.aux_opt.zero_grad(set_to_none=True)
-            aux.backward()
-            self.aux_opt.step()
-            self._update_sensitivity(out)
-            self.step += 1
-            if self.step % args.log_every == 0 or self.step == args.steps:
-                info.update(step=self.step, loss=total.item(), lr=lr, s=round(time.perf_counter() - start, 1))
-                self.log.append(info)
-                print(json.dumps({k: (round(v, 5) if isinstance(v, float) else v) for k, v in info.items()}),
-                      flush=True)
-            if self.step % args.val_every == 0 or self.step == args.steps:
-                val = self.validate()
-                val["step"] = self.step
-                self.log.append({"val": val})
-                print("val", json.dumps(val), flush=True)
-            if self.step % args.save_every == 0 or self.step == args.steps:
-                self.save()
-
-    def _lr(self) -> float:
-        args = self.args
-        warm = min(1.0, (self.step + 1) / 100)
-        progress = self.step / max(1, args.steps)
-        return args.lr * warm * (args.lr_min_ratio + (1 - args.lr_min_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
-
-    def _update_sensitivity(self, out) -> None:
-        for tid, codec_out in out["codec"].items():
+    def after_step(self) -> None:
+        """The channel sensitivities: a running mean of |dLoss/dy^_c|, normalised to mean 1."""
+        for tid, codec_out in self._last_out["codec"].items():
             grad = codec_out["y_hat"].grad
             if grad is not None:
                 value = grad.abs().mean(dim=(0, 2, 3)).detach()
                 value = value / (value.mean() + 1e-12)
                 self.sensitivity[tid] = 0.95 * self.sensitivity[tid] + 0.05 * value
+        self._last_out = None
 
-    @torch.no_grad()
     def validate(self, count: int = 256) -> dict:
-        self.model.eval()
-        indexes = self.bank.val[:count]
+        bank = self.bank
+        indexes = bank.val[:count]
         if not len(indexes):
             return {}
         sums: dict = {}
         for i in range(0, len(indexes), 32):
-            _, info, _ = self.loss(self.bank.batch(indexes[i:i + 32]), train=False)
+            _, info, _ = self.loss(bank.batch(indexes[i:i + 32]), self.rng, train=False)
             for k, v in info.items():
                 sums[k] = sums.get(k, 0.0) + v * len(indexes[i:i + 32])
         return {k: round(v / len(indexes), 5) for k, v in sums.items()}
 
+    def export(self, output: Path) -> dict:
+        """Freeze the run into the runtime weights file (exact integer decoder graphs, integer tables)."""
+        args = self.args
+        info = {"lambda": args.lmbda, "alpha": args.alpha, "steps": self.step, "variant": self.config.variant,
+                "train_predictor": args.train_predictor,
+                "sensitivity": {str(k): [round(float(x), 4) for x in v] for k, v in self.sensitivity.items()}}
+        self.model.cpu()
+        weights = export_runtime(self.model, info, store_predictor=args.train_predictor)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(weights, output)
+        print(f"wrote {output} ({output.stat().st_size} bytes)")
+        return weights
+
 
 def export(run: Path, output: Path, device: str = "cpu") -> dict:
-    state = torch.load(run / "ckpt.pt", map_location="cpu", weights_only=True)
-    config = MfcConfig(**json.loads(state["config"]))
-    network = load_task_network(config.task_network, input_size=config.input_size, device=device)
-    model = build_model(config, network)
-    model.load_state_dict(state["model"])
-    args = json.loads(state["args"])
-    info = {"lambda": args["lmbda"], "alpha": args["alpha"], "steps": int(state["step"]), "variant": config.variant,
-            "train_predictor": args.get("train_predictor", False), "sensitivity": {
-                k: [round(float(x), 4) for x in v] for k, v in state["sensitivity"].items()}}
-    weights = export_runtime(model, info, store_predictor=bool(args.get("train_predictor")))
-    output.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(weights, output)
-    print(f"wrote {output} ({output.stat().st_size} bytes)")
-    return weights
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    t = sub.add_parser("train", help="train (or resume) one model")
-    t.add_argument("--run", required=True, help="run folder (checkpoint, log)")
-    t.add_argument("--bank", default="out/mfc/bank.pt")
-    t.add_argument("--variant", choices=VARIANTS, default="mfc")
-    t.add_argument("--lmbda", type=float, required=True)
-    t.add_argument("--alpha", type=float, default=1.0, help="weight of the task (distillation) term")
-    t.add_argument("--w-feat", type=float, default=2.0, help="weight of the feature MSE terms")
-    t.add_argument("--rate-warmup", type=int, default=200, help="steps over which the rate weight ramps up")
-    t.add_argument("--mse-only", action="store_true",
-                   help="pre-training: D = feature MSE of the coded tensors only (no predictor, no NN part 2)")
-    t.add_argument("--w-trunc", type=float, default=0.5, help="weight of the truncated-decode distortion")
-    t.add_argument("--w-order", type=float, default=0.002, help="weight of the channel-order loss")
-    t.add_argument("--latent", type=int, default=64)
-    t.add_argument("--groups", type=int, nargs="+", default=[4, 8, 16, 36])
-    t.add_argument("--width", type=int, default=64)
-    t.add_argument("--res-latent", type=int, default=32, help="mfcr: latent channels of the s16 residual codec")
-    t.add_argument("--res-groups", type=int, nargs="+", default=[4, 8, 20], help="mfcr: its group sizes")
-    t.add_argument("--train-predictor", action="store_true", help="s16base: fine-tune the darknet predictor too")
-    t.add_argument("--no-side-input", action="store_true", help="the analysis sees only the coded tensor")
-    t.add_argument("--pred-width", type=int, default=64, help="width of the learned prediction network")
-    t.add_argument("--w-pred", type=float, default=0.5, help="pre-training: weight of the predicted tensor's MSE")
-    t.add_argument("--steps", type=int, default=4000)
-    t.add_argument("--batch", type=int, default=8)
-    t.add_argument("--lr", type=float, default=1e-3)
-    t.add_argument("--lr-min-ratio", type=float, default=0.05)
-    t.add_argument("--init", default=None, help="run folder or checkpoint to start from (fine-tuning)")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--device", default="cpu")
-    t.add_argument("--threads", type=int, default=0)
-    t.add_argument("--log-every", type=int, default=50)
-    t.add_argument("--val-every", type=int, default=500)
-    t.add_argument("--save-every", type=int, default=250)
-    e = sub.add_parser("export", help="freeze a run into a weights file")
-    e.add_argument("--run", required=True)
-    e.add_argument("-o", "--output", required=True)
-    return parser
-
-
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.command == "export":
-        export(Path(args.run), Path(args.output))
-        return 0
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    trainer = Trainer(args)
-    (trainer.run / "args.json").write_text(json.dumps(vars(args), indent=1))
-    trainer.train()
-    return 0
+    """The runtime weights file of the run in folder ``run``."""
+    return run_from_checkpoint(MfcRun, run, device).export(output)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(MfcRun, description=__doc__.split("\n\n")[0]))
