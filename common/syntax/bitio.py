@@ -8,12 +8,14 @@ Descriptors, as in the VVC specification:
   fl(32) IEEE 754 binary32, its 32-bit pattern written as u(32)
   b(8)   one byte; only at byte-aligned positions
 The reader never reads past the end it was given: it raises BitstreamError instead.
+
+Runs of records (``read_run`` / ``write_run``: the arrays of a ``ForEach``) are coded in bulk by
+:mod:`.runs`: the same bits, much faster.
 """
 import struct
 
 from ..errors import BitstreamError
-
-MAX_EXP_GOLOMB_PREFIX = 32  # ue(v) values are < 2**32 - 1; longer prefixes are corrupt data
+from .runs import MAX_EXP_GOLOMB_PREFIX, bit_text, code_positions, max_bits, run_codes, split_run
 
 
 class BitWriter:
@@ -33,14 +35,14 @@ class BitWriter:
         return self._nacc == 0
 
     def write_bits(self, value: int, n: int) -> None:
-        if n < 0 or value < 0 or (n < 64 and value >> n):
+        if n < 0 or value < 0 or value >> n:
             raise ValueError(f"value {value} does not fit in {n} bits")
-        for shift in range(n - 1, -1, -1):
-            self._acc = (self._acc << 1) | ((value >> shift) & 1)
-            self._nacc += 1
-            if self._nacc == 8:
-                self._bytes.append(self._acc)
-                self._acc = self._nacc = 0
+        acc, nacc = (self._acc << n) | value, self._nacc + n
+        if nacc >= 8:
+            whole, nacc = nacc >> 3, nacc & 7
+            self._bytes += (acc >> nacc).to_bytes(whole, "big")
+            acc &= (1 << nacc) - 1
+        self._acc, self._nacc = acc, nacc
 
     def write_ue(self, value: int) -> None:
         if value < 0 or value >= (1 << MAX_EXP_GOLOMB_PREFIX) - 1:
@@ -55,6 +57,16 @@ class BitWriter:
 
     def write_f32(self, value: float) -> None:
         self.write_bits(struct.unpack(">I", struct.pack(">f", value))[0], 32)
+
+    def write_run(self, kinds: tuple, values: list, positions: list | None = None) -> None:
+        """Write ``values`` (flat, record after record), each coded as its kind ``(descriptor, bits)`` in the
+        record ``kinds``; the bit position of each value is appended to ``positions`` if given."""
+        codes = run_codes(kinds, values)
+        if positions is not None:
+            positions.extend(code_positions(self.bit_position, codes))
+        text = "".join(codes)
+        if text:
+            self.write_bits(int(text, 2), len(text))
 
     def write_bytes(self, data: bytes) -> None:
         if not self.byte_aligned:
@@ -105,22 +117,28 @@ class BitReader:
         if n > self.bits_left:
             raise BitstreamError(f"truncated bitstream: {n} bits needed at bit {self._pos}, {self.bits_left} left")
 
+    def _peek(self, n: int) -> int:
+        """The next ``n`` bits (all available) as an integer, without moving."""
+        pos = self._pos
+        first, last = pos >> 3, (pos + n + 7) >> 3
+        return (int.from_bytes(self._data[first:last], "big") >> (8 * last - pos - n)) & ((1 << n) - 1)
+
     def read_bits(self, n: int) -> int:
         self._need(n)
-        value = 0
-        pos = self._pos
-        for _ in range(n):
-            value = (value << 1) | ((self._data[pos >> 3] >> (7 - (pos & 7))) & 1)
-            pos += 1
-        self._pos = pos
+        value = self._peek(n)
+        self._pos += n
         return value
 
     def read_ue(self) -> int:
-        leading_zeros = 0
-        while self.read_bits(1) == 0:
-            leading_zeros += 1
-            if leading_zeros > MAX_EXP_GOLOMB_PREFIX - 1:
+        window_bits = min(self.bits_left, MAX_EXP_GOLOMB_PREFIX)
+        window = self._peek(window_bits)
+        if window == 0:  # no 1 bit within the longest allowed prefix, or before the end
+            self._pos += window_bits
+            if window_bits == MAX_EXP_GOLOMB_PREFIX:
                 raise BitstreamError(f"corrupt ue(v) code at bit {self._pos}: prefix too long")
+            self._need(1)
+        leading_zeros = window_bits - window.bit_length()
+        self._pos += leading_zeros + 1
         return (1 << leading_zeros) - 1 + self.read_bits(leading_zeros)
 
     def read_se(self) -> int:
@@ -130,6 +148,23 @@ class BitReader:
     def read_f32(self) -> float:
         return struct.unpack(">f", struct.pack(">I", self.read_bits(32)))[0]
 
+    def read_run(self, kinds: tuple, count: int, positions: list | None = None) -> list:
+        """Up to ``count`` records of the kinds ``(descriptor, bits)`` in ``kinds``: their values, flat; the bit
+        position of each value is appended to ``positions`` if given.
+
+        Stops before an element that is corrupt or runs past the end, with the reader at its first bit:
+        reading that element on its own (``read_ue``, ``read_bits``) then raises the precise error.
+        """
+        start = self._pos
+        span = min(self.bits_left, count * max_bits(kinds))
+        text, base = bit_text(self._data, start, span)
+        starts = [] if positions is not None else None
+        values, end = split_run(text, start - base, start - base + span, kinds, count, starts)
+        if positions is not None:
+            positions.extend(base + position for position in starts)
+        self._pos = base + end
+        return values
+
     def read_bytes(self, n: int) -> bytes:
         if not self.byte_aligned:
             raise BitstreamError("b(8) read at a position that is not byte-aligned")
@@ -137,3 +172,4 @@ class BitReader:
         start = self._pos >> 3
         self._pos += 8 * n
         return bytes(self._data[start:start + n])
+

@@ -8,6 +8,7 @@ Values live in plain dicts keyed by element name; a ``ForEach`` keeps a list of 
 iteration) under its ``list_name``, a ``Switch`` a dict under its ``into`` key.
 """
 from dataclasses import dataclass, field
+from functools import cached_property
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,25 @@ class ForEach:
     list_name: str
     index: str
     body: tuple
+
+    @cached_property
+    def run_elements(self) -> tuple["Element", ...] | None:
+        """The elements of a body made only of plain elements (a record: no conditions, alignment, fixed,
+        reserved or level-setting elements), which readers and writers code in bulk; None otherwise."""
+        if not self.body or not all(isinstance(node, Element) and node.fixed is None and not node.reserved
+                                    and not node.sets_level and (node.bits > 0 or node.descriptor in _VARIABLE)
+                                    for node in self.body):
+            return None
+        return self.body
+
+    @cached_property
+    def run_kinds(self) -> tuple[tuple[str, int], ...]:
+        """``(descriptor, bits)`` of each element of :attr:`run_elements`."""
+        return tuple((element.descriptor, 32 if element.descriptor == "fl(32)" else element.bits)
+                     for element in self.run_elements)
+
+
+_VARIABLE = ("ue(v)", "se(v)", "fl(32)")
 
 
 @dataclass(frozen=True)
