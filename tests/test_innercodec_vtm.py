@@ -138,7 +138,7 @@ def test_encoder_failure(fake_vtm, monkeypatch):
         VtmCodec().encode(picture(), 32)
 
 
-@pytest.mark.parametrize("mode, message", [("nothing", "no decodable picture"), ("twice", "2 pictures")])
+@pytest.mark.parametrize("mode, message", [("nothing", "no decodable picture"), ("twice", "more than one picture")])
 def test_decoder_output_checks(fake_vtm, monkeypatch, mode, message):
     data = VtmCodec().encode(picture(), 32)
     monkeypatch.setenv("FAKE_VTM_MODE", mode)

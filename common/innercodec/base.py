@@ -58,7 +58,8 @@ class YuvPlanes:
             for name, plane in (("u", self.u), ("v", self.v)):
                 _check_plane(name, plane)
                 if plane.shape != chroma_shape:
-                    raise ValueError(f"plane {name} is {plane.shape}, expected {chroma_shape} for a {width}x{height} picture")
+                    raise ValueError(f"plane {name} is {plane.shape}, expected {chroma_shape} "
+                                     f"for a {width}x{height} picture")
 
     @property
     def width(self) -> int:

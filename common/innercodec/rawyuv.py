@@ -7,6 +7,9 @@
 """
 from __future__ import annotations
 
+import io
+from typing import BinaryIO
+
 import numpy as np
 
 from ..errors import BitstreamError
@@ -14,6 +17,7 @@ from ..errors import BitstreamError
 Y4M_SIGNATURE = b"YUV4MPEG2 "
 Y4M_FRAME = b"FRAME"
 Y4M_420P10 = "420p10"
+Y4M_HEADER_MAX = 1024  # the longest stream or frame header line accepted
 
 
 def pack_yuv420p10le(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> bytes:
@@ -42,36 +46,44 @@ def unpack_yuv420p10le(data: bytes | memoryview, width: int, height: int):
 
 
 def parse_y4m_single_picture(data: bytes):
-    """Parse ffmpeg's y4m output holding exactly one 4:2:0 10-bit picture.
+    """:func:`read_y4m_single_picture` on bytes in memory."""
+    return read_y4m_single_picture(io.BytesIO(data), len(data))
 
-    Returns ``(width, height, (y, u, v))``. Anything else (no picture, several pictures, another
-    sample format, a damaged file) is a :class:`BitstreamError`, since the y4m data come from
-    decoding an inner-codec payload.
+
+def read_y4m_single_picture(stream: BinaryIO, size: int, width: int | None = None, height: int | None = None):
+    """Read ffmpeg's y4m output holding exactly one 4:2:0 10-bit picture from ``stream`` (``size`` bytes).
+
+    Returns ``(width, height, (y, u, v))``. Nothing but the headers is read before the picture size, the
+    sample format (and ``width x height``, if given) are checked and ``size`` is found to hold exactly one
+    picture, so a decoder output of many pictures, or of a larger picture, is refused unread. Anything else
+    than one picture (none, several, another format, a damaged file) is a :class:`BitstreamError`, since the
+    y4m data come from decoding an inner-codec payload.
     """
-    header_end = data.find(b"\n")
-    if not data.startswith(Y4M_SIGNATURE) or header_end < 0:
+    head = stream.read(Y4M_HEADER_MAX)
+    header_end = head.find(b"\n")
+    if not head.startswith(Y4M_SIGNATURE) or header_end < 0:
         raise BitstreamError("VVC decoder produced no picture")
-    params = {token[:1]: token[1:] for token in data[len(Y4M_SIGNATURE):header_end].decode("ascii", "replace").split()}
+    params = {token[:1]: token[1:] for token in head[len(Y4M_SIGNATURE):header_end].decode("ascii", "replace").split()}
     try:
-        width, height = int(params["W"]), int(params["H"])
+        decoded_width, decoded_height = int(params["W"]), int(params["H"])
     except (KeyError, ValueError):
         raise BitstreamError("VVC decoder output has no valid picture size") from None
     colour = params.get("C", "420jpeg")
     if colour != Y4M_420P10:
         raise BitstreamError(f"decoded VVC picture has sample format {colour}, expected 4:2:0 10-bit")
-
-    frame_bytes = yuv420_frame_bytes(width, height)
-    pictures = []
-    position = header_end + 1
-    while position < len(data):
-        line_end = data.find(b"\n", position)
-        if not data.startswith(Y4M_FRAME, position) or line_end < 0:
-            raise BitstreamError("VVC decoder output is damaged")
-        start = line_end + 1
-        if start + frame_bytes > len(data):
-            raise BitstreamError("VVC decoder output ends inside a picture")
-        pictures.append(memoryview(data)[start:start + frame_bytes])
-        position = start + frame_bytes
-    if len(pictures) != 1:
-        raise BitstreamError(f"VVC payload decodes to {len(pictures)} pictures, expected 1")
-    return width, height, unpack_yuv420p10le(pictures[0], width, height)
+    if width is not None and (decoded_width, decoded_height) != (width, height):
+        raise BitstreamError(f"decoded VVC picture is {decoded_width}x{decoded_height}, expected {width}x{height}")
+    if header_end + 1 >= size:
+        raise BitstreamError("VVC payload decodes to 0 pictures, expected 1")
+    stream.seek(header_end + 1)
+    frame_line = stream.readline(Y4M_HEADER_MAX)
+    if not frame_line.startswith(Y4M_FRAME) or not frame_line.endswith(b"\n"):
+        raise BitstreamError("VVC decoder output is damaged")
+    frame_bytes = yuv420_frame_bytes(decoded_width, decoded_height)
+    one_picture = header_end + 1 + len(frame_line) + frame_bytes
+    if size > one_picture:
+        raise BitstreamError("VVC payload decodes to more than one picture, expected 1")
+    if size < one_picture:
+        raise BitstreamError("VVC decoder output ends inside a picture")
+    picture = stream.read(frame_bytes)
+    return decoded_width, decoded_height, unpack_yuv420p10le(picture, decoded_width, decoded_height)

@@ -14,7 +14,10 @@ Encoding writes the padded picture (see :mod:`.base`) as a 10-bit ``.yuv`` file 
                --InputChromaFormat=420 --ChromaFormatIDC=420 [extra arguments]
 
 Decoding with VTM runs ``DecoderApp -b in.bin -o rec.yuv -d 10`` and requires ``rec.yuv`` to be
-exactly one ``PW x PH`` 4:2:0 10-bit picture. By default, though, VTM-made payloads are decoded
+exactly one ``PW x PH`` 4:2:0 10-bit picture. DecoderApp has no option to stop after a number of
+pictures, so ``rec.yuv`` is watched while it runs: DecoderApp is stopped as soon as the file holds more
+than one picture (a payload of many pictures, or of a larger one), and the file is only read when its
+size is exactly one picture. By default, though, VTM-made payloads are decoded
 with ffmpeg's VVC decoder like any other VVC payload (the payload does not say which encoder
 made it).
 """
@@ -29,7 +32,7 @@ import numpy as np
 
 from ..errors import BitstreamError, ConfigError, InnerCodecError, ResourceError
 from .base import InnerCodec, VvcDecoder
-from .process import run_tool
+from .process import OutputLimit, run_tool
 from .rawyuv import pack_yuv420p10le, unpack_yuv420p10le, yuv420_frame_bytes
 from .vvenc_ffmpeg import FfmpegVvcDecoder
 
@@ -57,7 +60,8 @@ def find_vtm_cfg(explicit: str | os.PathLike | None) -> str | None:
     if not location:
         return None
     if not os.path.isfile(location):
-        raise ResourceError(f"VTM configuration file not found: {location} (from {'argument' if explicit else ENV_CFG})")
+        raise ResourceError(f"VTM configuration file not found: {location} "
+                            f"(from {'argument' if explicit else ENV_CFG})")
     return location
 
 
@@ -72,21 +76,23 @@ class VtmDecoder(VvcDecoder):
 
     def decode_picture(self, data: bytes, width: int, height: int):
         program = find_vtm_program(self.decoder_app, ENV_DECODER, "DecoderApp")
+        frame_bytes = yuv420_frame_bytes(width, height)
         with tempfile.TemporaryDirectory(prefix="icm-vtmdec-") as folder:
             folder = Path(folder)
             (folder / "in.bin").write_bytes(data)
-            run_tool([program, "-b", folder / "in.bin", "-o", folder / "rec.yuv", "-d", "10"],
-                     what="VVC decoding (VTM DecoderApp)", timeout_s=self.timeout_s,
-                     error_class=BitstreamError, cwd=str(folder))
             rec_path = folder / "rec.yuv"
-            decoded = rec_path.read_bytes() if rec_path.exists() else b""
-        frame_bytes = yuv420_frame_bytes(width, height)
-        if len(decoded) == 0:
-            raise BitstreamError("VVC payload holds no decodable picture (VTM DecoderApp wrote none)")
-        if len(decoded) != frame_bytes:
-            if len(decoded) % frame_bytes == 0:
-                raise BitstreamError(f"VVC payload decodes to {len(decoded) // frame_bytes} pictures, expected 1")
-            raise BitstreamError(f"VTM DecoderApp output ({len(decoded)} bytes) is not one {width}x{height} picture")
+            limit = OutputLimit(rec_path, frame_bytes, f"VVC payload decodes to more than one picture "
+                                                      f"(or to one larger than {width}x{height}), expected 1")
+            run_tool([program, "-b", folder / "in.bin", "-o", rec_path, "-d", "10"],
+                     what="VVC decoding (VTM DecoderApp)", timeout_s=self.timeout_s,
+                     error_class=BitstreamError, cwd=str(folder), output_limit=limit)
+            decoded_bytes = rec_path.stat().st_size if rec_path.exists() else 0
+            if decoded_bytes == 0:
+                raise BitstreamError("VVC payload holds no decodable picture (VTM DecoderApp wrote none)")
+            if decoded_bytes != frame_bytes:
+                raise BitstreamError(f"VTM DecoderApp output ({decoded_bytes} bytes) is not one {width}x{height} "
+                                     f"picture")
+            decoded = rec_path.read_bytes()
         return unpack_yuv420p10le(decoded, width, height)
 
 

@@ -17,8 +17,13 @@ an external library", and the InnerCodecError message names this likely cause.
 
 Decoding (payload on stdin, y4m output so that size and format are checked)::
 
-    ffmpeg -hide_banner -nostdin -loglevel error -xerror [-threads N] -f vvc -i -
-           -strict -1 -f yuv4mpegpipe -y out.y4m
+    ffmpeg -hide_banner -nostdin -loglevel error -xerror [-threads N] -max_pixels M -f vvc -i -
+           -frames:v 2 -strict -1 -f yuv4mpegpipe -y out.y4m
+
+The decoded output is bounded before anything is read (decompression bombs: a payload of many copies of
+one access unit): ``-frames:v 2`` stops ffmpeg after the first picture plus one, ``-max_pixels`` (the
+expected ``PW x PH`` plus a margin of 128 per side) refuses a larger picture before it is decoded, and
+the y4m file is only read when it holds exactly one picture of the expected size.
 
 The ffmpeg executable is ``imageio_ffmpeg.get_ffmpeg_exe()`` (which honours
 ``IMAGEIO_FFMPEG_EXE``) unless one is configured. A missing executable, or one without
@@ -27,6 +32,7 @@ The ffmpeg executable is ``imageio_ffmpeg.get_ffmpeg_exe()`` (which honours
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from functools import lru_cache
 from pathlib import Path
@@ -36,13 +42,15 @@ import numpy as np
 from ..errors import BitstreamError, ConfigError, InnerCodecError, ResourceError
 from .base import InnerCodec, VvcDecoder
 from .process import run_tool
-from .rawyuv import pack_yuv420p10le, parse_y4m_single_picture
+from .rawyuv import pack_yuv420p10le, read_y4m_single_picture
 
 PRESETS = ("faster", "fast", "medium", "slow", "slower")
 DEFAULT_PRESET = "medium"
 DEFAULT_ENCODE_TIMEOUT_S = 600.0
 DEFAULT_DECODE_TIMEOUT_S = 60.0
 _PROBE_TIMEOUT_S = 30.0
+MAX_PIXELS_MARGIN = 128  # per side: ffmpeg may count a width aligned up for its frame buffers
+_MAX_PIXELS_REFUSAL = re.compile(r"Picture size (\d+)x(\d+) exceeds specified max pixel count")
 
 
 def find_ffmpeg(explicit: str | os.PathLike | None = None) -> str:
@@ -89,19 +97,25 @@ class FfmpegVvcDecoder(VvcDecoder):
         ffmpeg = find_ffmpeg(self.ffmpeg_exe)
         require_ffmpeg_component(ffmpeg, "decoder", "vvc")
         thread_args = ["-threads", str(self.threads)] if self.threads is not None else []
+        max_pixels = (width + MAX_PIXELS_MARGIN) * (height + MAX_PIXELS_MARGIN)
         with tempfile.TemporaryDirectory(prefix="icm-vvcdec-") as folder:
             out_path = os.path.join(folder, "out.y4m")
-            run_tool([ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-xerror",
-                      *thread_args, "-f", "vvc", "-i", "-",
-                      "-strict", "-1", "-f", "yuv4mpegpipe", "-y", out_path],
-                     what="VVC decoding (ffmpeg)", timeout_s=self.timeout_s,
-                     error_class=BitstreamError, input_bytes=data)
+            try:
+                run_tool([ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-xerror",
+                          *thread_args, "-max_pixels", str(max_pixels), "-f", "vvc", "-i", "-",
+                          "-frames:v", "2", "-strict", "-1", "-f", "yuv4mpegpipe", "-y", out_path],
+                         what="VVC decoding (ffmpeg)", timeout_s=self.timeout_s,
+                         error_class=BitstreamError, input_bytes=data)
+            except BitstreamError as exc:
+                larger = _MAX_PIXELS_REFUSAL.search(str(exc))
+                if larger:
+                    raise BitstreamError(f"decoded VVC picture is {larger[1]}x{larger[2]}, "
+                                         f"expected {width}x{height}") from None
+                raise
             if not os.path.exists(out_path):
                 raise BitstreamError("VVC payload holds no decodable picture")
-            decoded = Path(out_path).read_bytes()
-        decoded_width, decoded_height, planes = parse_y4m_single_picture(decoded)
-        if (decoded_width, decoded_height) != (width, height):
-            raise BitstreamError(f"decoded VVC picture is {decoded_width}x{decoded_height}, expected {width}x{height}")
+            with open(out_path, "rb") as stream:
+                _, _, planes = read_y4m_single_picture(stream, os.fstat(stream.fileno()).st_size, width, height)
         return planes
 
 

@@ -61,7 +61,7 @@ def split_run(text: str, position: int, end: int, kinds: tuple, count: int, star
     values = _values(kinds, pieces)
     if starts is not None:
         starts.extend(accumulate((len(piece) for piece in pieces[:-1]), initial=position) if pieces else ())
-    return values, position + sum(map(len, pieces))
+    return values, position + len("".join(pieces))
 
 
 @lru_cache(maxsize=None)
