@@ -5,9 +5,10 @@
 #
 #   bash ctc_scripts/training/train_npp.sh                    # CPU, one thread per process
 #   DEVICE=cuda THREADS=4 bash ctc_scripts/training/train_npp.sh
+#   UNTIL=proxy bash ctc_scripts/training/train_npp.sh       # stop after the proxy and its fidelity table
 #
 # Costs measured on the shared 2-core machine (one thread, other work running): pairs 4..7 per second
-# (VVenC faster, 128x128, encode + decode 0.13..0.25 s); proxy about 1.5 s per step (batch 16); NPP about 11 s per
+# (VVenC faster, 128x128, encode + decode 0.13..0.25 s); proxy 1.5..3 s per step (batch 8); NPP about 11 s per
 # step (batch 4; VVenC in the loop 1.5..4 s of it, the rest the networks), so the NPP runs want a GPU.
 set -euo pipefail
 PY=${PYTHON:-.venv/bin/python}
@@ -15,7 +16,7 @@ OUT=${OUT:-out/npp}
 R=$OUT/runs
 DEV="--device ${DEVICE:-cpu} --threads ${THREADS:-1}"
 PAIRS="--out $OUT/pairs --crop 128 --chunk 32 --qps-per-crop 3 --preset faster --threads 1"
-PROXY_STEPS=${PROXY_STEPS:-12000}
+PROXY_STEPS=${PROXY_STEPS:-10000}
 NPP_STEPS=${NPP_STEPS:-3000}
 mkdir -p "$R"
 
@@ -30,11 +31,12 @@ train() {  # train SCRIPT NAME ARGS...: train into $R/NAME unless it is finished
 $PY -m icm.ctc_scripts.training.npp_pairs $PAIRS --train-chunks 128 --heldout-chunks 2 >> "$OUT/pairs.log" 2>&1
 
 # 2. the proxy, its weights file and its fidelity per QP on the held-out pairs
-train train_npp_proxy proxy --pairs "$OUT/pairs" --steps "$PROXY_STEPS" --batch 16 --lr 1e-3 --warmup-steps 200 \
+train train_npp_proxy proxy --pairs "$OUT/pairs" --steps "$PROXY_STEPS" --batch 8 --lr 1e-3 --warmup-steps 200 \
     --log-every 100 --val-every 1000 --save-every 200
 [ -f "$OUT/proxy.npz" ] || $PY -m icm.ctc_scripts.training.train_npp_proxy export --run "$R/proxy" -o "$OUT/proxy.npz"
 [ -f "$OUT/proxy_fidelity.txt" ] || $PY -m icm.ctc_scripts.training.npp_proxy_fidelity --proxy "$OUT/proxy.npz" \
     --pairs "$OUT/pairs" --json "$OUT/proxy_fidelity.json" > "$OUT/proxy_fidelity.txt"
+[ "${UNTIL:-}" = proxy ] && { echo "stopped after the proxy (UNTIL=proxy)"; exit 0; }
 
 # 3. the preprocessor (one model for every QP) and its three ablations, same schedule
 NPP="--proxy $OUT/proxy.npz --steps $NPP_STEPS --batch 4 --lr 2e-4 --warmup-steps 100 --task-weight 0.02 \
