@@ -5,9 +5,11 @@ import time
 import numpy as np
 import pytest
 
+from icm.anchors.inner import decoder_codec, describe_encoder, encoder_codec
+from icm.common.config import InnerCodecConfig
 from icm.common.errors import BitstreamError, ConfigError, InnerCodecError, ResourceError
 from icm.common.innercodec import (CODEC_ID_VVC, VtmCodec, VvencFfmpegCodec, YuvPlanes, check_qp,
-                                   get_inner_codec, get_inner_codec_for_id, padded_size)
+                                   get_inner_codec, get_inner_codec_for_id, inner_codec_from_settings, padded_size)
 from icm.common.innercodec.base import pad_planes
 from icm.common.innercodec.process import run_tool, telling_line
 from icm.common.innercodec.rawyuv import pack_yuv420p10le, parse_y4m_single_picture, unpack_yuv420p10le
@@ -158,3 +160,25 @@ def test_telling_line():
     assert telling_line(b"one\n\ntwo  three\n") == "two three"
     assert telling_line(b"frame 1\nError while decoding\nbye\n") == "Error while decoding"
     assert telling_line(b"") == ""
+
+
+def test_inner_codec_from_settings_keeps_what_each_codec_takes():
+    settings = dict(preset="fast", encoder_app=None, cfg="intra.cfg", decoder="ffmpeg", vtm_decoder=None)
+    vvenc = inner_codec_from_settings("vvenc", **settings)
+    assert isinstance(vvenc, VvencFfmpegCodec) and vvenc.preset == "fast" and vvenc.describe() == "vvenc preset fast"
+    vtm = inner_codec_from_settings("vtm", **settings)
+    assert vtm.name == "vtm" and vtm.cfg == "intra.cfg" and vtm.describe() == "vtm (cfg intra.cfg)"
+    with pytest.raises(ConfigError, match="unknown inner codec"):
+        inner_codec_from_settings("x265", **settings)
+
+
+def test_anchor_codecs_come_from_the_registry():
+    assert describe_encoder(InnerCodecConfig()) == "vvenc preset medium"
+    assert describe_encoder(InnerCodecConfig(encoder="vtm", vtm_cfg="a.cfg")) == "vtm (cfg a.cfg)"
+    assert encoder_codec(InnerCodecConfig(encoder="vtm", decoder="vtm")).decoder.name == "vtm"
+    assert decoder_codec(InnerCodecConfig()).codec_id == CODEC_ID_VVC
+    assert decoder_codec(InnerCodecConfig(decoder="vtm")).decoder.name == "vtm"
+    with pytest.raises(BitstreamError, match="unknown inner codec id 7"):
+        decoder_codec(InnerCodecConfig(), codec_id=7)
+    with pytest.raises(ConfigError, match="unknown inner codec"):
+        encoder_codec(InnerCodecConfig(encoder="x265"))

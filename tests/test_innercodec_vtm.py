@@ -14,7 +14,7 @@ import pytest
 
 from icm.common.errors import BitstreamError, InnerCodecError, ResourceError
 from icm.common.innercodec import VtmCodec, VtmDecoder, YuvPlanes, get_inner_codec
-from icm.common.innercodec.vtm import ENV_CFG, ENV_DECODER, ENV_ENCODER
+from icm.common.innercodec.vtm import ALL_INTRA_ARGS, ENV_CFG, ENV_DECODER, ENV_ENCODER
 
 FAKE_ENCODER = """
 import json, os, sys
@@ -26,6 +26,9 @@ argv = sys.argv[1:]
 Path(__file__).with_name("encoder_args.json").write_text(json.dumps(argv))
 if os.environ.get("FAKE_VTM_MODE") == "fail":
     print("ERROR: In function \\"parseCfg\\": unknown option --Nonsense")
+    sys.exit(1)
+if "-c" not in argv and "--IntraPeriod=1" not in argv:  # like EncoderApp: no coding structure without one
+    print("Error: Invalid GOP structure given")
     sys.exit(1)
 value = {argv[i]: argv[i + 1] for i in range(len(argv) - 1) if argv[i].startswith("-") and not argv[i].startswith("--")}
 width, height, qp = int(value["-wdt"]), int(value["-hgt"]), int(value["-q"])
@@ -127,9 +130,28 @@ def test_fake_vtm_round_trip_and_arguments(fake_vtm):
 
 def test_extra_args_per_call_and_no_cfg(fake_vtm, monkeypatch):
     monkeypatch.delenv(ENV_CFG)
-    VtmCodec().encode(picture(), 40, extra_args=["--SEIDecodedPictureHash=1"])
+    codec = VtmCodec()
+    assert codec.describe() == "vtm (built-in all-intra settings, no cfg)"
+    source = picture()
+    decoded = codec.decode(codec.encode(source, 30, extra_args=["--SEIDecodedPictureHash=1"]), 37, 23)
     args = json.loads((fake_vtm / "encoder_args.json").read_text())
-    assert args[0] == "-i" and args[-1] == "--SEIDecodedPictureHash=1"
+    # no configuration file: the all-intra structure of encoder_intra_vtm.cfg on the command line
+    assert tuple(args[:3]) == ALL_INTRA_ARGS == ("--IntraPeriod=1", "--GOPSize=1", "--DecodingRefreshType=1")
+    assert args[3] == "-i" and args[-1] == "--SEIDecodedPictureHash=1" and "-c" not in args
+    assert np.abs(decoded.y.astype(int) - source.y).mean() < 4
+
+
+def test_without_all_intra_arguments_the_fake_fails_like_encoder_app(fake_vtm, monkeypatch):
+    monkeypatch.delenv(ENV_CFG)
+    monkeypatch.setattr("icm.common.innercodec.vtm.ALL_INTRA_ARGS", ())
+    with pytest.raises(InnerCodecError, match="Invalid GOP structure given"):
+        VtmCodec().encode(picture(), 30)
+
+
+def test_describe_names_the_configuration(fake_vtm):
+    assert VtmCodec().describe() == f"vtm (cfg {fake_vtm / 'encoder_intra_vtm.cfg'})"
+    assert VtmCodec(cfg="my.cfg").describe() == "vtm (cfg my.cfg)"
+    assert get_inner_codec("vvenc", preset="slow").describe() == "vvenc preset slow"
 
 
 def test_encoder_failure(fake_vtm, monkeypatch):

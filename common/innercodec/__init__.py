@@ -5,12 +5,12 @@
 decoder side. See ``docs/innercodec.md``.
 """
 from .base import CODEC_ID_VVC, InnerCodec, VvcDecoder, YuvPlanes, check_qp, padded_size
-from .registry import get_inner_codec, get_inner_codec_for_id, make_vvc_decoder
+from .registry import get_inner_codec, get_inner_codec_for_id, inner_codec_from_settings, make_vvc_decoder
 from .vtm import VtmCodec, VtmDecoder
 from .vvenc_ffmpeg import PRESETS, FfmpegVvcDecoder, VvencFfmpegCodec
 
 __all__ = [
     "CODEC_ID_VVC", "InnerCodec", "VvcDecoder", "YuvPlanes", "check_qp", "padded_size",
-    "get_inner_codec", "get_inner_codec_for_id", "make_vvc_decoder",
+    "get_inner_codec", "get_inner_codec_for_id", "inner_codec_from_settings", "make_vvc_decoder",
     "VtmCodec", "VtmDecoder", "PRESETS", "FfmpegVvcDecoder", "VvencFfmpegCodec",
 ]

@@ -102,6 +102,11 @@ class InnerCodec:
     def __init__(self, decoder: VvcDecoder):
         self.decoder = decoder
 
+    def describe(self) -> str:
+        """The encoder and its main setting in a few words, for summaries (e.g. "vvenc preset medium",
+        "vtm (cfg encoder_intra_vtm.cfg)")."""
+        return self.name
+
     def encode(self, planes: YuvPlanes, qp: int, **options) -> bytes:
         """Code one picture at quantisation parameter ``qp`` (0..63) and return the payload."""
         check_qp(qp)

@@ -42,6 +42,16 @@ def get_inner_codec(name: str = DEFAULT_INNER_CODEC, **config) -> InnerCodec:
     return INNER_CODECS[name](decoder=decoder, **encoder_config)
 
 
+def inner_codec_from_settings(name: str = DEFAULT_INNER_CODEC, **settings) -> InnerCodec:
+    """:func:`get_inner_codec` for settings that hold every codec's keys (a configuration object's): the
+    ones ``name`` does not take, and those that are None, are left out."""
+    if name not in INNER_CODECS:
+        raise ConfigError(f"unknown inner codec {name!r}; use one of {', '.join(INNER_CODECS)}")
+    allowed = set(_ENCODER_KEYS[name]) | set(_DECODER_KEYS) | {"ffmpeg_exe"}
+    return get_inner_codec(name, **{key: value for key, value in settings.items()
+                                    if key in allowed and value is not None})
+
+
 def get_inner_codec_for_id(codec_id: int, **config) -> InnerCodec:
     """The codec that decodes payloads with bitstream id ``codec_id`` (decoder side)."""
     if codec_id != CODEC_ID_VVC:

@@ -9,9 +9,14 @@ the environment:
 
 Encoding writes the padded picture (see :mod:`.base`) as a 10-bit ``.yuv`` file and runs::
 
-    EncoderApp [-c CFG] -i in.yuv -b out.bin -wdt PW -hgt PH -fr 1 -f 1 -q QP
+    EncoderApp [-c CFG | ALL_INTRA] -i in.yuv -b out.bin -wdt PW -hgt PH -fr 1 -f 1 -q QP
                --InputBitDepth=10 --OutputBitDepth=10 --InternalBitDepth=10
                --InputChromaFormat=420 --ChromaFormatIDC=420 [extra arguments]
+
+Without a configuration file, EncoderApp's own defaults have no coding structure ("Invalid GOP structure
+given"), so the all-intra structure of VTM's ``encoder_intra_vtm.cfg`` is given on the command line
+instead (:data:`ALL_INTRA_ARGS`: ``--IntraPeriod=1 --GOPSize=1 --DecodingRefreshType=1``, with which
+EncoderApp sets up its intra-only GOP itself); every coding tool keeps EncoderApp's default.
 
 Decoding with VTM runs ``DecoderApp -b in.bin -o rec.yuv -d 10`` and requires ``rec.yuv`` to be
 exactly one ``PW x PH`` 4:2:0 10-bit picture. DecoderApp has no option to stop after a number of
@@ -41,6 +46,8 @@ ENV_DECODER = "ICM_VTM_DECODER"
 ENV_CFG = "ICM_VTM_CFG"
 DEFAULT_ENCODE_TIMEOUT_S = 3600.0
 DEFAULT_DECODE_TIMEOUT_S = 120.0
+# The coding structure of VTM's cfg/encoder_intra_vtm.cfg, given when no configuration file is.
+ALL_INTRA_ARGS = ("--IntraPeriod=1", "--GOPSize=1", "--DecodingRefreshType=1")
 
 
 def find_vtm_program(explicit: str | os.PathLike | None, env_name: str, label: str) -> str:
@@ -100,9 +107,9 @@ class VtmCodec(InnerCodec):
     """VTM EncoderApp for encoding; decoding with ffmpeg by default (``decoder=VtmDecoder()``
     for DecoderApp).
 
-    Configuration: ``encoder_app`` (else ``$ICM_VTM_ENCODER``), ``cfg`` (else ``$ICM_VTM_CFG``),
-    ``extra_args`` (a list of extra EncoderApp arguments), ``timeout_s``, ``decoder``.
-    ``encode`` accepts ``extra_args`` per call.
+    Configuration: ``encoder_app`` (else ``$ICM_VTM_ENCODER``), ``cfg`` (else ``$ICM_VTM_CFG``; neither:
+    :data:`ALL_INTRA_ARGS`), ``extra_args`` (a list of extra EncoderApp arguments), ``timeout_s``,
+    ``decoder``. ``encode`` accepts ``extra_args`` per call.
     """
 
     name = "vtm"
@@ -117,6 +124,10 @@ class VtmCodec(InnerCodec):
         self.extra_args = _check_extra_args(extra_args)
         self.timeout_s = timeout_s
 
+    def describe(self) -> str:
+        location = str(self.cfg) if self.cfg else os.environ.get(ENV_CFG, "")
+        return f"vtm (cfg {location})" if location else "vtm (built-in all-intra settings, no cfg)"
+
     def _encode_padded(self, y: np.ndarray, u: np.ndarray, v: np.ndarray, qp: int,
                        extra_args: list[str] | tuple[str, ...] | None = None) -> bytes:
         program = find_vtm_program(self.encoder_app, ENV_ENCODER, "EncoderApp")
@@ -126,7 +137,7 @@ class VtmCodec(InnerCodec):
         with tempfile.TemporaryDirectory(prefix="icm-vtmenc-") as folder:
             folder = Path(folder)
             (folder / "in.yuv").write_bytes(pack_yuv420p10le(y, u, v))
-            args = [program, *(["-c", cfg] if cfg else []),
+            args = [program, *(["-c", cfg] if cfg else ALL_INTRA_ARGS),
                     "-i", folder / "in.yuv", "-b", folder / "out.bin",
                     "-wdt", str(width), "-hgt", str(height), "-fr", "1", "-f", "1", "-q", str(qp),
                     "--InputBitDepth=10", "--OutputBitDepth=10", "--InternalBitDepth=10",

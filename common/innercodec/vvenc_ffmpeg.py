@@ -142,6 +142,9 @@ class VvencFfmpegCodec(InnerCodec):
         self.ffmpeg_exe = ffmpeg_exe
         self.timeout_s = timeout_s
 
+    def describe(self) -> str:
+        return f"vvenc preset {self.preset}"
+
     def _encode_padded(self, y: np.ndarray, u: np.ndarray, v: np.ndarray, qp: int, preset: str | None = None,
                        threads: int | None = None, vvenc_params: dict | str | None = None) -> bytes:
         preset = check_preset(preset) if preset is not None else self.preset
