@@ -12,7 +12,8 @@ coded with that quality's gains and weighted by that quality's lambda. The recip
     python -m icm.ctc_scripts.training.train_ci_icm train --run out/ci_icm/runs/ad_xl --phase adapter \\
         --task-network yolo-fastest-1.1-xl --init out/ci_icm/runs/main
 
-Loss per sample (rates in bits per nominal 640x480 picture, about the CTC's bpp of a COCO photo):
+Loss per sample (rates in bits per nominal 640x480 picture, about the CTC's bpp of a COCO photo; a training
+patch's bits and task term are scaled by its area to those of the whole 320x320 picture):
 
     w_q * [ R + lambda_q * (D + w_trunc * D_trunc) ] + w_order * L_order
     D = w_mse * MSE(x^, x) + alpha * T(x^, x)
@@ -56,7 +57,7 @@ from .pictures import PictureSet, random_patches, training_picture_files
 from .skeleton import TrainingRun, load_checkpoint, main
 
 TASK_SIZE = 320
-DEFAULT_LAMBDAS = (3.0, 8.0, 20.0, 50.0, 125.0, 300.0)
+DEFAULT_LAMBDAS = (2.0, 6.0, 18.0, 50.0, 150.0, 450.0)
 TARGET = "yolo-fastest-1.1-xl"
 
 
@@ -103,7 +104,7 @@ class CiIcmRun(TrainingRun):
         a("--phase", choices=("codec", "adapter"), default="codec", help="adapter: train one TSCA adapter")
         a("--task-network", default=TARGET, help="adapter phase: the detector whose adapter is trained")
         a("--lambdas", type=float, nargs="+", default=list(DEFAULT_LAMBDAS), help="one per quality, ascending")
-        a("--balance", type=float, default=0.5, help="per-quality loss weight exponent (see the docstring)")
+        a("--balance", type=float, default=0.25, help="per-quality loss weight exponent (see the docstring)")
         a("--w-mse", type=float, default=0.25, help="task stage: weight of the picture MSE in D")
         a("--alpha", type=float, default=1.5e-4, help="task stage: weight of the task term T in D")
         a("--w-trunc", type=float, default=0.5, help="weight of the truncated decode's distortion")
@@ -181,6 +182,11 @@ class CiIcmRun(TrainingRun):
         return x.to(self.device)
 
     # -- loss
+    @staticmethod
+    def patch_scale(x: torch.Tensor) -> float:
+        """Area of a 320x320 picture over the batch's: rates and task terms are per 320x320 picture."""
+        return TASK_SIZE * TASK_SIZE / (x.shape[-2] * x.shape[-1])
+
     def distortion(self, x_hat: torch.Tensor, x: torch.Tensor, raw_ref) -> tuple[torch.Tensor, torch.Tensor,
                                                                                    torch.Tensor]:
         """Per-sample (D, MSE, T). ``raw_ref`` None: stage 1, D = MSE."""
@@ -218,7 +224,7 @@ class CiIcmRun(TrainingRun):
         lam = self.lambdas.to(self.device)[quality]
         weight = self.weights.to(self.device)[quality]
         ramp = min(1.0, (self.step + 1) / args.rate_warmup) if args.rate_warmup else 1.0
-        rate = out["bits"] / NOMINAL_PIXELS
+        rate = out["bits"] / NOMINAL_PIXELS * self.patch_scale(x)
         per_sample = ramp * rate + lam * d
         info = {"bpp": rate.mean().item(), "mse": mse.mean().item(), "psnr": psnr(mse.mean().item()),
                 "T": t.mean().item()}
@@ -234,7 +240,7 @@ class CiIcmRun(TrainingRun):
             order = ChannelImportance.order_loss(imp)
             loss = loss + args.w_order * order
             info["order"] = order.item()
-        info["bpp_z"] = (out["bits_z"] / NOMINAL_PIXELS).mean().item()
+        info["bpp_z"] = (out["bits_z"] / NOMINAL_PIXELS * self.patch_scale(x)).mean().item()
         return loss, info
 
     def after_step(self) -> None:
