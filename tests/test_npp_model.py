@@ -134,3 +134,19 @@ def test_pairs_generation_round_trips_and_resumes(shared, tmp_path, monkeypatch,
     assert "1 of 1 chunks present; 0 to make" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         npp_pairs.main(argv[:-1] + ["3"])       # other settings in the same folder are refused
+
+
+def test_npp_training_run_trains_validates_and_exports(shared, tmp_path, monkeypatch):
+    from icm.ctc_scripts.training import train_npp
+    files = sorted((shared / "data" / "kodak").glob("*.png"))[:10]      # the tenth is the held-out picture
+    monkeypatch.setattr(train_npp, "training_picture_files", lambda: files)
+    proxy_codec.save_npz(ProxyCodec(SMALL_PROXY), tmp_path / "proxy.npz")
+    argv = ["train", "--run", str(tmp_path / "run"), "--proxy", str(tmp_path / "proxy.npz"), "--widths", "4,8,8,8",
+            "--batch", "1", "--full-size", "64", "--steps", "2", "--val-every", "2", "--val-qps", "42",
+            "--log-every", "1", "--threads", "1"]
+    assert train_npp.main(train_npp.NppRun, argv) == 0
+    assert (tmp_path / "run" / "done").exists()
+    export = ["export", "--run", str(tmp_path / "run"), "-o", str(tmp_path / "n.npz")]
+    assert train_npp.main(train_npp.NppRun, export) == 0
+    model = npp_module.load_npz(tmp_path / "n.npz")
+    assert model(torch.rand(1, 3, 40, 40), 42).shape == (1, 3, 40, 40)

@@ -183,11 +183,11 @@ class NppRun(TrainingRun):
         bpp = bits / (x.shape[-1] * x.shape[-2])
         mse = ((x_pre - x) ** 2).mean(dim=(1, 2, 3))
         loss = bpp + self.args.mse_weight * mse
-        info = {"bpp": float(bpp.mean()), "mse": float(mse.mean()), "vvc_s": round(codec_s, 2)}
+        info = {"bpp": float(bpp.detach().mean()), "mse": float(mse.detach().mean()), "vvc_s": round(codec_s, 2)}
         if not self.args.no_task:
             terms = self.task_terms(x_hat, x, sides)
             loss = loss + task_lambda(qps, self.args.task_weight) * terms
-            info["task"] = float(terms.mean())
+            info["task"] = float(terms.detach().mean())
         info["npp_s"] = round(time.perf_counter() - start - codec_s, 2)
         return loss.mean(), info
 

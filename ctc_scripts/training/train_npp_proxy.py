@@ -69,8 +69,9 @@ class ProxyRun(TrainingRun):
         log_error = torch.log2(out.bits) - torch.log2(bits)
         rate = (log_error ** 2).mean()
         loss = imitation + self.args.w_rate * rate
-        return loss, {"imitation": float(imitation), "log2_bits_err": float(log_error.abs().mean()),
-                      "psnr_pv": float(-10 * torch.log10(mse_pv.mean()))}
+        figures = {"imitation": imitation, "log2_bits_err": log_error.abs().mean(),
+                   "psnr_pv": -10 * torch.log10(mse_pv.mean())}
+        return loss, {key: float(value.detach()) for key, value in figures.items()}
 
     def validate(self) -> dict:
         fidelity = proxy_fidelity(self.model, self.heldout, self.device)
