@@ -16,6 +16,7 @@ import pytest
 
 from icm.common.bitstream import Bitstream, new_parameter_set, parse, serialize
 from icm.common.errors import BitstreamError, LevelLimitError
+from icm.common.syntax.bitio import BitReader, BitWriter
 from icm.common.syntax.levels import LEVELS
 
 HEADERS, CHANNELS, GROUPS = 200, LEVELS[20]["max_channels"], LEVELS[20]["max_groups"]
@@ -98,7 +99,8 @@ def test_channel_index_above_the_level_limit_is_refused_at_that_entry():
     finally:
         LEVELS[20].update(limits)
     traced = []
-    with pytest.raises(LevelLimitError, match=f"cg_channel_index = {CHANNELS + 1} exceeds the level limit max_channels"):
+    refusal = f"cg_channel_index = {CHANNELS + 1} exceeds the level limit max_channels"
+    with pytest.raises(LevelLimitError, match=refusal):
         parse(forged, tracer=lambda *line: traced.append(line))
     assert traced[-1][1:] == ("cg_channel_index", "ue(v)", CHANNELS + 1)   # traced up to the refused entry, as before
     assert sum(line[1] == "cg_channel_index" for line in traced) == CHANNELS
@@ -117,3 +119,54 @@ def test_icm_dec_refuses_the_header_heavy_stream_quickly(heavy, tmp_path):
 
 if __name__ == "__main__":
     Path(sys.argv[1]).write_bytes(serialize(header_heavy_bitstream()))
+
+
+RUN_KINDS = [(("ue(v)", 0),), (("se(v)", 0),), (("u(n)", 5),), (("fl(32)", 32),), (("ue(v)", 0), ("fl(32)", 32)),
+             (("u(n)", 3), ("se(v)", 0), ("ue(v)", 0))]
+
+
+def read_one(reader: BitReader, kind: tuple):
+    descriptor, bits = kind
+    readers = {"ue(v)": reader.read_ue, "se(v)": reader.read_se, "fl(32)": reader.read_f32}
+    return readers.get(descriptor, lambda: reader.read_bits(bits))()
+
+
+def read_elementwise(data, start, end, kinds, count, bulk):
+    """Values, positions, error and final position of ``count`` records; ``bulk``: through read_run first."""
+    reader = BitReader(data, start, end)
+    positions = []
+    values = reader.read_run(kinds, count, positions) if bulk else []
+    try:
+        for index in range(len(values), count * len(kinds)):
+            position = reader.bit_position
+            values.append(read_one(reader, kinds[index % len(kinds)]))
+            positions.append(position)
+    except BitstreamError as exc:
+        return repr(values), positions, str(exc), reader.bit_position
+    return repr(values), positions, None, reader.bit_position
+
+
+def test_bulk_runs_read_what_element_by_element_reads():
+    rng = random.Random(5)
+    for _ in range(3000):
+        kinds = rng.choice(RUN_KINDS)
+        writer = BitWriter()
+        for _ in range(rng.randrange(0, 30)):
+            for descriptor, bits in kinds:
+                if descriptor == "ue(v)":
+                    writer.write_ue(rng.choice([0, 1, 5, 100, 4095, 9000, 2**31, 2**32 - 2]))
+                elif descriptor == "se(v)":
+                    writer.write_se(rng.choice([0, -1, 1, -700, 2**20]))
+                elif descriptor == "fl(32)":
+                    writer.write_f32(rng.choice([0.5, -3.0, float("inf")]))
+                else:
+                    writer.write_bits(rng.randrange(1 << bits), bits)
+        writer.write_bits(0, (-writer.bit_position) % 8)
+        data = writer.getvalue()
+        if data and rng.random() < 0.5:  # damage: cut, random bytes, long runs of zeros
+            data = rng.choice([data[:rng.randrange(len(data))], rng.randbytes(len(data)),
+                               bytes(rng.choice([0, 0, 1, 128]) for _ in data)])
+        start = rng.randrange(0, min(8 * len(data), 13) + 1)
+        end, count = rng.randrange(start, 8 * len(data) + 1), rng.randrange(0, 40)
+        assert read_elementwise(data, start, end, kinds, count, bulk=True) == \
+            read_elementwise(data, start, end, kinds, count, bulk=False), (kinds, data, start, end, count)

@@ -288,7 +288,9 @@ class _Reader(_Walker):
             items = [{elements[0].name: value} for value in values]
         else:
             names = [element.name for element in elements]
-            items = [dict(zip(names, values[start:start + width])) for start in range(0, len(values), width)]
+            items = [dict(zip(names, record)) for record in zip(*(values[column::width] for column in range(width)))]
+            if len(values) % width:  # a record cut short by a damaged element
+                items.append(dict(zip(names, values[len(values) - len(values) % width:])))
         scope.top[node.list_name] = items
         done = len(values)
         for index in range(done, count * width):  # the run stopped at a damaged element: reading it alone raises
