@@ -30,7 +30,7 @@ setup(
     python_requires=">=3.11",
     packages=PACKAGES,
     package_dir={pkg: pkg[len("icm."):].replace(".", "/") for pkg in PACKAGES},
-    package_data={"icm.cfg": ["*.yaml", "**/*.yaml"], "icm.common": ["models/weights/*.pt"]},
+    package_data={"icm.cfg": ["*.yaml", "**/*.yaml"], "icm.common": ["models/weights/*.pt", "models/weights/*.npz"]},
     install_requires=[
         "torch>=2.1",
         "numpy",

@@ -14,7 +14,7 @@ from ..common.errors import BitstreamError
 from ..common.output import DecodedOutput
 from ..common.syntax import structures as S
 from ..common.tasknet.registry import load_task_network
-from ..common.tools import ToolDecoder, ToolEncoder
+from ..common.tools import ToolDecoder, ToolEncoder, ToolEncoding
 from . import feature_packing as packing
 from .inner import CHROMA_400, VVC_CODEC_ID, YuvPlanes, decoder_codec, encoder_codec
 
@@ -32,11 +32,11 @@ def split_features(rgb: np.ndarray, config: EncoderConfig) -> tuple[list[np.ndar
 class VvcFeatureEncoder(ToolEncoder):
     name = "vvc-feature"
 
-    def encode(self, rgb: np.ndarray, config: EncoderConfig) -> Bitstream:
+    def encode(self, rgb: np.ndarray, config: EncoderConfig) -> ToolEncoding:
         height, width = rgb.shape[:2]
         tensors, specs = split_features(rgb, config)
         bit_depth = config.feature_bit_depth
-        ps = new_parameter_set(self.name, width, height, ps_task_network_id=TASK_NETWORK_IDS[config.task_network],
+        ps = new_parameter_set(self.tool_id, width, height, ps_task_network_id=TASK_NETWORK_IDS[config.task_network],
                                ps_task_input_width=config.task_input_size,
                                ps_task_input_height=config.task_input_size, ps_inner_codec_id=VVC_CODEC_ID,
                                ps_coded_bit_depth_minus8=bit_depth - 8, ps_chroma_format_idc=CHROMA_400,
@@ -55,7 +55,7 @@ class VvcFeatureEncoder(ToolEncoder):
                 fh_tile_columns=columns))
             bitstream.add_payload(codec.encode(YuvPlanes(picture), config.qp), payload_type=1,
                                   tensor_id=tensor_id)
-        return bitstream
+        return ToolEncoding(bitstream)
 
 
 class VvcFeatureDecoder(ToolDecoder):

@@ -13,7 +13,7 @@ from ..common.errors import BitstreamError, ConfigError
 from ..common.output import DecodedOutput
 from ..common.resample import resize_rgb
 from ..common.syntax import structures as S
-from ..common.tools import ToolDecoder, ToolEncoder
+from ..common.tools import ToolDecoder, ToolEncoder, ToolEncoding
 from .inner import CHROMA_420, VVC_CODEC_ID, YuvPlanes, decoder_codec, encoder_codec
 
 MATRIX_IDS = {"bt601": 1, "bt709": 2}
@@ -48,7 +48,11 @@ def coded_size(width: int, height: int, config: EncoderConfig) -> tuple[int, int
 class VvcImageEncoder(ToolEncoder):
     name = "vvc-image"
 
-    def encode(self, rgb: np.ndarray, config: EncoderConfig) -> Bitstream:
+    def check_resources(self, config: EncoderConfig) -> None:
+        """The resampling option is valid (checked on a 640x480 picture; the inner codec is checked apart)."""
+        coded_size(640, 480, config)
+
+    def encode(self, rgb: np.ndarray, config: EncoderConfig) -> ToolEncoding:
         height, width = rgb.shape[:2]
         if config.colour_matrix not in MATRIX_IDS:
             raise ConfigError(f"unknown colour matrix '{config.colour_matrix}' (use bt601 or bt709)")
@@ -66,9 +70,9 @@ class VvcImageEncoder(ToolEncoder):
             picture = resize_rgb(rgb, size[0], size[1], filter="bicubic")
         planes = rgb_to_yuv420(picture, bit_depth=10, matrix=config.colour_matrix, full_range=config.full_range)
         payload = encoder_codec(config.inner).encode(YuvPlanes(*planes), config.qp)
-        bitstream = Bitstream(new_parameter_set(self.name, width, height, **values))
+        bitstream = Bitstream(new_parameter_set(self.tool_id, width, height, **values))
         bitstream.add_payload(payload, payload_type=1)
-        return bitstream
+        return ToolEncoding(bitstream)
 
 
 class VvcImageDecoder(ToolDecoder):

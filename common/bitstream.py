@@ -23,7 +23,9 @@ class Bitstream:
 
     @property
     def tool(self) -> str:
-        return S.TOOLS[self.parameter_set["ps_tool_id"]]
+        """The name the syntax's TOOLS table gives ``ps_tool_id`` (``tool <id>`` for an id outside it)."""
+        tool_id = self.parameter_set["ps_tool_id"]
+        return S.TOOLS.get(tool_id, f"tool {tool_id}")
 
     def payload(self, tensor_id: int = 0, group_idx: int = 0) -> bytes:
         for unit in self.payloads:
@@ -36,12 +38,13 @@ class Bitstream:
                               "pl_data": bytes(data)})
 
 
-def new_parameter_set(tool: str, width: int, height: int, **values) -> dict:
-    """A parameter set with every element at its default; ``values`` override elements by name."""
-    tool_ids = {name: idx for idx, name in S.TOOLS.items()}
+def new_parameter_set(tool: str | int, width: int, height: int, **values) -> dict:
+    """A parameter set with every element at its default; ``values`` override elements by name. ``tool``:
+    the tool's id (``ToolEncoder.tool_id``), or its name in the syntax's TOOLS table."""
+    tool_id = tool if isinstance(tool, int) else {name: idx for idx, name in S.TOOLS.items()}[tool]
     ps = {"ps_level_idc": smallest_level_for(max_picture_width=width, max_picture_height=height,
                                              max_picture_samples=width * height),
-          "ps_tool_id": tool_ids[tool], "ps_model_id": 0, "ps_picture_width": width, "ps_picture_height": height,
+          "ps_tool_id": tool_id, "ps_model_id": 0, "ps_picture_width": width, "ps_picture_height": height,
           "ps_bit_depth_minus8": 0, "ps_task_network_id": 0, "ps_inner_codec_id": 0, "ps_resampling_flag": 0,
           "ps_extension_flag": 0}
     ps.update(values)
@@ -64,7 +67,8 @@ def serialize(bitstream: Bitstream, tracer: Tracer | None = None) -> bytes:
 
 
 def parse(data: bytes, tracer: Tracer | None = None) -> Bitstream:
-    """Parse and check a bitstream; raise BitstreamError / LevelLimitError on any violation."""
+    """Parse and check a bitstream; raise BitstreamError / LevelLimitError on any violation. Whether a
+    decoder has the tool that ``ps_tool_id`` names is the dispatch's business (``icm.common.registry``)."""
     if len(data) < 4 or int.from_bytes(data[:4], "big") != S.MAGIC:
         raise BitstreamError("not an ICM bitstream (wrong magic number)")
     _check_version(data)
@@ -110,8 +114,6 @@ def _check_version(data: bytes) -> None:
 def _check_semantics(bitstream: Bitstream) -> None:
     ps = bitstream.parameter_set
     limits = level_limits(ps["ps_level_idc"])
-    if ps["ps_tool_id"] not in S.TOOLS:
-        raise BitstreamError(f"unknown tool id {ps['ps_tool_id']}")
     if ps["ps_picture_width"] * ps["ps_picture_height"] > limits["max_picture_samples"]:
         raise LevelLimitError(f"picture {ps['ps_picture_width']}x{ps['ps_picture_height']} exceeds the level "
                               f"limit max_picture_samples = {limits['max_picture_samples']}")

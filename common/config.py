@@ -33,9 +33,11 @@ class EncoderConfig:
     full_range: bool = False
     device: str = "cpu"
     quality: int | None = None  # learned tools: rate point (model quality); None = the tool's default
-    model: str | None = None  # learned tools: model family (mfc: mfc, noxs, nogroup, short); None = the tool's default
-    refine_steps: int | None = None  # mfc: encoder-side latent refinement steps per coded tensor (0 = off); None = default
+    model: str | None = None  # learned tools: model family; None = the tool's default
+    refine_steps: int | None = None  # learned tools: encoder-side latent refinement steps (0 = off); None = default
     inner: InnerCodecConfig = field(default_factory=InnerCodecConfig)
+    # settings of registered tools that this class does not name (a new tool's own settings), by name
+    tool_settings: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -49,15 +51,32 @@ def _update(target, values: dict, where: str) -> None:
     known = {f.name: f for f in fields(target)}
     for key, value in values.items():
         key = key.replace("-", "_")
+        if key not in known and key in _tool_setting_names(target):
+            target.tool_settings[key] = value
+            continue
         if key not in known:
-            raise ConfigError(f"{where}: unknown setting '{key}' (known: {', '.join(sorted(known))})")
+            names = sorted(set(known) | _tool_setting_names(target))
+            raise ConfigError(f"{where}: unknown setting '{key}' (known: {', '.join(names)})")
         current = getattr(target, key)
-        if isinstance(current, InnerCodecConfig):
+        if key == "tool_settings":
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}: 'tool_settings' must be a mapping")
+            current.update(value)
+        elif isinstance(current, InnerCodecConfig):
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: '{key}' must be a mapping")
             _update(current, value, f"{where}: {key}")
         else:
             setattr(target, key, value)
+
+
+def _tool_setting_names(target) -> set[str]:
+    """Names of the registered tools' settings that ``target`` (an EncoderConfig) keeps in ``tool_settings``."""
+    if not isinstance(target, EncoderConfig):
+        return set()
+    from .registry import default_registry
+
+    return set(default_registry().settings()) - {f.name for f in fields(EncoderConfig)}
 
 
 def load_config(kind: type, path: str | None = None, **overrides):

@@ -18,6 +18,12 @@ class InputError(IcmError):
     exit_code = 3
 
 
+class OutputError(IcmError):
+    """An output file that cannot be written (a folder, a path under a file, no permission, disk full)."""
+
+    exit_code = 3
+
+
 class BitstreamError(IcmError):
     """A bitstream that is truncated, corrupted or not an ICM bitstream."""
 

@@ -6,16 +6,28 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import OutputError
+
 
 def write_bytes_atomically(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` (its folder made if missing); OutputError (exit status 3) if it cannot be."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: cannot make its folder {path.parent} "
+                          f"({exc.strerror or type(exc).__name__})") from None
     try:
         temporary.write_bytes(data)
         os.replace(temporary, path)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or type(exc).__name__}") from None
     finally:
-        temporary.unlink(missing_ok=True)
+        try:
+            temporary.unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 def write_json_atomically(path: str | os.PathLike, value) -> None:

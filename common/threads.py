@@ -3,15 +3,16 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-import torch
-
 # encoders run their float networks on one thread, so a stream does not depend on the machine's core count
 ENCODER_THREADS = 1
 
 
 @contextmanager
 def torch_threads(count: int):
-    """Run the block with ``count`` intra-op threads, then restore the previous count."""
+    """Run the block with ``count`` intra-op threads, then restore the previous count (torch is imported
+    here, not when this module is: the command lines start without it)."""
+    import torch
+
     before = torch.get_num_threads()
     torch.set_num_threads(count)
     try:

@@ -1,15 +1,20 @@
-"""icm-dec: decode an ICM bitstream and check its decoded-output hash."""
+"""icm-dec: decode an ICM bitstream and check its decoded-output hash.
+
+The stream's tool is found in the registry of coding tools by ``ps_tool_id``; ``--help`` imports neither
+torch nor any tool, and decoding a picture stream (``vvc-image``) to PNG does not import torch.
+"""
 from pathlib import Path
 
 import click
 
-from ..common.cli import guarded, open_trace
+from ..common.cli import IcmCommand, IcmOption, guarded, open_trace, option_help, version_option
 from ..common.config import DecoderConfig, load_config
 from ..common.errors import ConfigError
-from ..common.image_io import write_png
 from ..common.fileio import write_json_atomically, write_npz_atomically
-from .detections import detect_from_features
-from .pipeline import decode_bytes, read_bitstream_file
+from ..common.image_io import write_png
+from ..common.registry import default_registry
+
+PROGRAM = "icm-dec"
 
 
 def write_output(path: str, output) -> None:
@@ -24,29 +29,40 @@ def write_output(path: str, output) -> None:
         write_npz_atomically(path, dict(zip(output.feature_names, output.features)))
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-i", "--input", "input_path", required=True, help="ICM bitstream to decode.")
-@click.option("-o", "--output", "output_path", default=None,
-              help="Decoded picture (.png) or feature tensors (.npz); omit to only decode and verify.")
-@click.option("--detections", "detections_path", default=None,
-              help="Split tools: run NN part 2 and write COCO-style detections (JSON) here.")
-@click.option("--image-id", type=int, default=0, help="image_id written into the detections [0].")
-@click.option("--inner-decoder", type=click.Choice(["ffmpeg", "vtm"]), default=None,
-              help="VVC decoder: embedded ffmpeg or external VTM DecoderApp [ffmpeg].")
-@click.option("--vtm-decoder", default=None, help="Path of VTM DecoderApp (else $ICM_VTM_DECODER).")
-@click.option("--max-groups", type=click.IntRange(min=0), default=None,
-              help="Rate-scalable streams (mfc): decode only the first K channel groups (partial decode, "
-                   "hash not checked).")
-@click.option("--device", default=None, help="Device for neural networks: cpu or cuda [cpu].")
-@click.option("-c", "--config", "config_path", default=None, help="YAML file with decoder settings.")
-@click.option("--trace", default=None, help="Write every syntax element to this file ('-': stdout).")
-@guarded("icm-dec")
+def _params() -> list[click.Parameter]:
+    grouped = [e.name for e in default_registry().entries() if e.groups]
+    defaults = DecoderConfig()
+    return [
+        IcmOption(["-i", "--input", "input_path"], required=True, help="ICM bitstream to decode."),
+        IcmOption(["-o", "--output", "output_path"], default=None,
+                  help="Decoded picture (.png) or feature tensors (.npz); omit to only decode and verify."),
+        IcmOption(["--detections", "detections_path"], default=None,
+                  help="Split tools: run NN part 2 and write COCO-style detections (JSON) here."),
+        IcmOption(["--image-id"], type=int, default=0, show_default=True,
+                  help="image_id written into the detections."),
+        IcmOption(["--inner-decoder"], type=click.Choice(["ffmpeg", "vtm"]), default=None,
+                  show_default=defaults.inner.decoder, help="VVC decoder: embedded ffmpeg or external VTM DecoderApp."),
+        IcmOption(["--vtm-decoder"], default=None, help="Path of VTM DecoderApp (else $ICM_VTM_DECODER)."),
+        IcmOption(["--max-groups"], type=click.IntRange(min=0), default=None,
+                  help=option_help("Decode only the first K channel groups of each coded tensor: a partial "
+                                   "decode, not hash-checked", grouped)),
+        IcmOption(["--device"], default=None, show_default=defaults.device,
+                  help="Device for neural networks: cpu or cuda."),
+        IcmOption(["-c", "--config", "config_path"], default=None, help="YAML file with decoder settings."),
+        IcmOption(["--trace"], default=None, help="Write every syntax element to this file ('-': stdout)."),
+    ]
+
+
+@version_option(PROGRAM)
+@click.command(PROGRAM, cls=IcmCommand, extra_params=_params, context_settings={"help_option_names": ["-h", "--help"]})
+@guarded(PROGRAM)
 def main(input_path, output_path, detections_path, image_id, inner_decoder, vtm_decoder, max_groups, device,
          config_path, trace):
     """Decode INPUT, verify the decoded-output hash, and write the decoded output."""
+    from .pipeline import decode_bytes, read_bitstream_file
+
     config = load_config(DecoderConfig, config_path, device=device, max_groups=max_groups,
-                         inner_decoder=inner_decoder,
-                         inner_vtm_decoder=vtm_decoder)
+                         inner_decoder=inner_decoder, inner_vtm_decoder=vtm_decoder)
     data = read_bitstream_file(input_path)
     tracer, handle = open_trace(trace)
     try:
@@ -55,7 +71,7 @@ def main(input_path, output_path, detections_path, image_id, inner_decoder, vtm_
         if handle is not None:
             handle.close()
     ps = result.bitstream.parameter_set
-    click.echo(f"icm-dec: {input_path}: {result.bitstream.tool}, {len(data)} bytes = {8 * len(data)} bits, "
+    click.echo(f"{PROGRAM}: {input_path}: {result.tool}, {len(data)} bytes = {8 * len(data)} bits, "
                f"picture {ps['ps_picture_width']}x{ps['ps_picture_height']}, "
                f"{8 * len(data) / (ps['ps_picture_width'] * ps['ps_picture_height']):.4f} bpp, "
                f"decode {result.decode_seconds:.2f} s")
@@ -67,6 +83,8 @@ def main(input_path, output_path, detections_path, image_id, inner_decoder, vtm_
         write_output(output_path, result.output)
         click.echo(f"  wrote {output_path}")
     if detections_path is not None:
+        from .detections import detect_from_features
+
         detections = detect_from_features(result, config)
         write_json_atomically(detections_path, detections.to_coco_results(image_id))
         click.echo(f"  wrote {detections_path}: {len(detections)} detections")

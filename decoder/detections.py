@@ -1,17 +1,19 @@
 """NN part 2 at the decoder: decoded feature tensors -> detections."""
 import numpy as np
-import torch
 
 from ..common.config import DecoderConfig
 from ..common.errors import BitstreamError, ConfigError
 from ..common.syntax import structures as S
-from ..common.tasknet.base import Detections
-from ..common.tasknet.registry import load_task_network
 from .pipeline import DecodeResult
 
 
-def detect_from_features(result: DecodeResult, config: DecoderConfig) -> Detections:
-    """Run the stream's task network (part 2) on the decoded tensors, boxes in original-picture pixels."""
+def detect_from_features(result: DecodeResult, config: DecoderConfig):
+    """Run the stream's task network (part 2) on the decoded tensors, boxes in original-picture pixels
+    (a ``Detections``; torch and the task network are imported here, not with this module)."""
+    import torch
+
+    from ..common.tasknet.registry import load_task_network
+
     ps = result.bitstream.parameter_set
     if not result.output.features:
         raise ConfigError("--detections needs a split-inference bitstream (decoded feature tensors)")

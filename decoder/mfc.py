@@ -16,7 +16,6 @@ from ..common.bitstream import Bitstream
 from ..common.config import DecoderConfig
 from ..common.errors import BitstreamError, ConfigError
 from ..common.layers.exact import ACT_LIMIT, ACT_SCALE, from_fixed
-from ..common.models import zoo
 from ..common.models.mfc import GAIN_SCALE
 from ..common.output import DecodedOutput
 from ..common.syntax import structures as S
@@ -49,7 +48,8 @@ class MfcDecoder(ToolDecoder):
         max_groups = config.max_groups
         if max_groups is not None and (not isinstance(max_groups, int) or max_groups < 0):
             raise ConfigError(f"--max-groups must be a non-negative integer, not {max_groups!r}")
-        model = zoo.load_for_decoder(ps["ps_model_id"], ps.get("ps_model_hash"), config.device)
+        model = self.models.load_for_decoder(self.entry.models, ps["ps_model_id"], ps.get("ps_model_hash"),
+                                             config.device)
         runtime = model.runtime
         mconfig = runtime.config
         network = S.TASK_NETWORKS.get(ps["ps_task_network_id"])

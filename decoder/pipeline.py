@@ -1,14 +1,17 @@
-"""The decoder: bitstream bytes -> decoded picture or feature tensors, checked against the stream's hash."""
+"""The decoder: bitstream bytes -> decoded picture or feature tensors, checked against the stream's hash.
+
+The tool's decoder comes from the registry of coding tools (``icm.common.registry``), by ``ps_tool_id``.
+"""
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..common.bitstream import Bitstream, parse
 from ..common.config import DecoderConfig
-from ..common.errors import InputError
+from ..common.errors import ConfigError, InputError
 from ..common.output import DecodedOutput, check_hash
+from ..common.registry import ToolInstances
 from ..common.syntax.interpreter import Tracer
-from .tools import get_decoder
 
 MAX_BITSTREAM_BYTES = 1 << 30
 
@@ -19,6 +22,7 @@ class DecodeResult:
     output: DecodedOutput
     hash_hex: str | None  # None: not checked (partial decode)
     decode_seconds: float
+    tool: str = ""  # the registered name of the stream's tool
 
 
 def read_bitstream_file(path: str) -> bytes:
@@ -30,10 +34,16 @@ def read_bitstream_file(path: str) -> bytes:
     return path.read_bytes()
 
 
-def decode_bytes(data: bytes, config: DecoderConfig, tracer: Tracer | None = None) -> DecodeResult:
-    """Parse, decode and verify ``data``."""
+def decode_bytes(data: bytes, config: DecoderConfig, tracer: Tracer | None = None,
+                 tools: ToolInstances | None = None) -> DecodeResult:
+    """Parse, decode and verify ``data``. ``tools`` keeps the decoders (and their models) for the next
+    stream: pass the same one to a loop over streams."""
+    tools = tools if tools is not None else ToolInstances()
     start = time.perf_counter()
     bitstream = parse(data, tracer=tracer)
-    output = get_decoder(bitstream.parameter_set["ps_tool_id"]).decode(bitstream, config)
+    decoder = tools.decoder(bitstream.parameter_set["ps_tool_id"])
+    if config.max_groups is not None and not decoder.entry.groups:
+        raise ConfigError(f"max_groups: {decoder.entry.name} streams have no channel groups to leave out")
+    output = decoder.decode(bitstream, config)
     hash_hex = None if output.partial else check_hash(output, bitstream.output_hash)
-    return DecodeResult(bitstream, output, hash_hex, time.perf_counter() - start)
+    return DecodeResult(bitstream, output, hash_hex, time.perf_counter() - start, decoder.entry.name)

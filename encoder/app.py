@@ -1,55 +1,141 @@
-"""icm-enc: encode a picture into an ICM bitstream."""
+"""icm-enc: encode a picture into an ICM bitstream.
+
+The tools, their rate parameters and their settings come from the registry of coding tools: the options
+that depend on it are made when the command runs (``--help`` imports neither torch nor any tool).
+"""
 import click
 
-from ..common.cli import guarded, open_trace
+from ..common.cli import IcmCommand, IcmOption, guarded, open_trace, option_help, version_option
 from ..common.config import PRESETS, EncoderConfig, load_config
-from .mfc import MfcEncoder
-from .pipeline import encode_file
-from .tools import ENCODERS
+from ..common.errors import ConfigError
+from ..common.registry import ToolRegistry, default_registry
+
+PROGRAM = "icm-enc"
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-i", "--input", "input_path", required=True, help="Picture to encode (PNG, JPEG, ...).")
-@click.option("-o", "--output", "output_path", required=True, help="Bitstream file to write.")
-@click.option("-t", "--tool", type=click.Choice(sorted(ENCODERS)), default=None, help="Coding tool [vvc-image].")
-@click.option("-q", "--qp", type=int, default=None, help="Quantisation parameter of the inner codec, 0..63 [37].")
-@click.option("--preset", type=click.Choice(PRESETS), default=None, help="VVenC preset [medium].")
-@click.option("--inner-codec", type=click.Choice(["vvenc", "vtm"]), default=None,
-              help="VVC encoder: embedded VVenC or external VTM EncoderApp [vvenc].")
-@click.option("--vtm-encoder", default=None, help="Path of VTM EncoderApp (else $ICM_VTM_ENCODER).")
-@click.option("--vtm-cfg", default=None, help="VTM encoder configuration file (else $ICM_VTM_CFG).")
-@click.option("--resample", default=None,
-              help="vvc-image: code at another size: 'task' (task network input), WxH or a scale such as 0.5.")
-@click.option("--task-network", default=None, help="Task network for split tools [yolo-fastest-1.1-xl].")
-@click.option("--task-input-size", type=int, default=None, help="Task network input size in pixels [320].")
-@click.option("--quality", type=int, default=None,
-              help="Learned tools (mfc): rate point, the model's quality 1..9 [3]; higher = more bits.")
-@click.option("--model", default=None, help="Learned tools (mfc): model family: mfc, noxs, nogroup, short [mfc].")
-@click.option("--refine-steps", type=click.IntRange(0, 1000), default=None,
-              help="mfc: encoder-side latent refinement, gradient steps per coded tensor; 0 = off [40].")
-@click.option("--device", default=None, help="Device for neural networks: cpu or cuda [cpu].")
-@click.option("-c", "--config", "config_path", default=None, help="YAML file with encoder settings.")
-@click.option("--trace", default=None, help="Write every syntax element to this file ('-': stdout).")
-@guarded("icm-enc")
-def main(input_path, output_path, tool, qp, preset, inner_codec, vtm_encoder, vtm_cfg, resample, task_network,
-         task_input_size, quality, model, refine_steps, device, config_path, trace):
+def _span(values: list[int]) -> str:
+    return f"{min(values)}..{max(values)}" if values else "none"
+
+
+def _per_tool(pairs: list[tuple[str, object]]) -> str | None:
+    """A default as click shows it: the value when every tool has the same, else 'tool: value, ...'."""
+    pairs = [(tool, value) for tool, value in pairs if value is not None]
+    if not pairs:
+        return None
+    if len({str(value) for _, value in pairs}) == 1:
+        return str(pairs[0][1])
+    return ", ".join(f"{tool}: {value}" for tool, value in pairs)
+
+
+def _rate_options(registry: ToolRegistry) -> list[click.Option]:
+    options = []
+    qp_tools = registry.with_rate("qp")
+    if qp_tools:
+        low, high = min(e.rate.minimum for e in qp_tools), max(e.rate.maximum for e in qp_tools)
+        options.append(IcmOption(
+            ["-q", "--qp"], type=click.IntRange(low, high), default=None, show_default=str(EncoderConfig().qp),
+            help=option_help(qp_tools[0].rate.help, [e.name for e in qp_tools])))
+    quality_tools = registry.with_rate("quality")
+    if quality_tools:
+        offered = {e.name: sorted({q for family in (e.models.family_names() if e.models else [None])
+                                   for q in e.rate_values(family)}) for e in quality_tools}
+        values = sorted({q for qualities in offered.values() for q in qualities}) or [
+            q for e in quality_tools for q in (e.rate.minimum, e.rate.maximum)]
+        options.append(IcmOption(
+            ["--quality"], type=click.IntRange(min(values), max(values)), default=None,
+            show_default=_per_tool([(e.name, e.rate.default) for e in quality_tools]),
+            help=option_help(quality_tools[0].rate.help,
+                             [f"{name}: {_span(qualities)}" for name, qualities in offered.items()])))
+    return options
+
+
+def _setting_options(registry: ToolRegistry) -> list[click.Option]:
+    options = []
+    for name, owners in registry.settings().items():
+        declared = [setting for _, setting in owners if setting.option]
+        if not declared:
+            continue
+        first = declared[0]
+        if first.kind is int:
+            lows = [s.minimum for s in declared if s.minimum is not None]
+            highs = [s.maximum for s in declared if s.maximum is not None]
+            kind = click.IntRange(min(lows) if lows else None, max(highs) if highs else None)
+        elif first.kind is bool:
+            kind = click.BOOL
+        elif first.choices is not None:
+            kind = click.Choice(sorted({c for s in declared for c in (s.choices or ())}))
+        else:
+            kind = str
+        tools = [entry.name for entry, setting in owners if setting.option]
+        options.append(IcmOption(
+            [first.option_name], type=kind, default=None,
+            show_default=_per_tool([(entry.name, setting.default) for entry, setting in owners if setting.option]),
+            help=option_help(first.help, tools)))
+    return options
+
+
+def _params() -> list[click.Parameter]:
+    registry = default_registry()
+    tools = "; ".join(f"{e.name} ({e.description})" for e in registry.entries())
+    defaults = EncoderConfig()
+    return [
+        IcmOption(["-i", "--input", "input_path"], required=True, help="Picture to encode (PNG, JPEG, ...)."),
+        IcmOption(["-o", "--output", "output_path"], required=True, help="Bitstream file to write."),
+        IcmOption(["-t", "--tool"], type=click.Choice(registry.names()), default=None,
+                     show_default=defaults.tool, help=f"Coding tool: {tools}."),
+        *_rate_options(registry),
+        *_setting_options(registry),
+        IcmOption(["--preset"], type=click.Choice(PRESETS), default=None, show_default=defaults.inner.preset,
+                     help="VVenC preset of the inner codec."),
+        IcmOption(["--inner-codec"], type=click.Choice(["vvenc", "vtm"]), default=None,
+                     show_default=defaults.inner.encoder, help="VVC encoder: embedded VVenC or external VTM "
+                                                                "EncoderApp."),
+        IcmOption(["--vtm-encoder"], default=None, help="Path of VTM EncoderApp (else $ICM_VTM_ENCODER)."),
+        IcmOption(["--vtm-cfg"], default=None, help="VTM encoder configuration file (else $ICM_VTM_CFG)."),
+        IcmOption(["--task-network"], default=None, show_default=defaults.task_network,
+                     help="Task network of split-inference tools."),
+        IcmOption(["--task-input-size"], type=click.IntRange(1, 8192), default=None,
+                     show_default=str(defaults.task_input_size), help="Task network input size in pixels."),
+        IcmOption(["--device"], default=None, show_default=defaults.device,
+                     help="Device for neural networks: cpu or cuda."),
+        IcmOption(["-c", "--config", "config_path"], default=None, help="YAML file with encoder settings."),
+        IcmOption(["--trace"], default=None, help="Write every syntax element to this file ('-': stdout)."),
+    ]
+
+
+def _check_options_fit(tool: str, given: dict) -> None:
+    """ConfigError (exit status 2) for a rate parameter or setting given on the command line that ``tool``
+    does not have."""
+    registry = default_registry()
+    entry = registry.get(tool)
+    for name in given:
+        if name != entry.rate.name and name not in entry.setting_names():
+            owners = registry.owners(name)
+            raise ConfigError(f"--{name.replace('_', '-')} is an option of {', '.join(owners)}, not of {tool}")
+
+
+@version_option(PROGRAM)
+@click.command(PROGRAM, cls=IcmCommand, extra_params=_params, context_settings={"help_option_names": ["-h", "--help"]})
+@guarded(PROGRAM)
+def main(input_path, output_path, tool, preset, inner_codec, vtm_encoder, vtm_cfg, task_network, task_input_size,
+         device, config_path, trace, qp=None, quality=None, **settings):
     """Encode INPUT into an ICM bitstream OUTPUT and print its size."""
-    config = load_config(EncoderConfig, config_path, tool=tool, qp=qp, resample=resample, task_network=task_network,
-                         task_input_size=task_input_size, quality=quality, model=model, refine_steps=refine_steps,
-                         device=device, inner_preset=preset,
-                         inner_encoder=inner_codec, inner_vtm_encoder=vtm_encoder, inner_vtm_cfg=vtm_cfg)
+    from .pipeline import encode_file
+
+    config = load_config(EncoderConfig, config_path, tool=tool, qp=qp, quality=quality, task_network=task_network,
+                         task_input_size=task_input_size, device=device, inner_preset=preset,
+                         inner_encoder=inner_codec, inner_vtm_encoder=vtm_encoder, inner_vtm_cfg=vtm_cfg, **settings)
+    given = {name: value for name, value in {"qp": qp, "quality": quality, **settings}.items() if value is not None}
+    _check_options_fit(config.tool, given)
+    entry = default_registry().get(config.tool)
+    entry.check(config)
     tracer, handle = open_trace(trace)
     try:
         result = encode_file(input_path, output_path, config, tracer=tracer)
     finally:
         if handle is not None:
             handle.close()
-    if config.tool == "mfc":
-        click.echo(f"icm-enc: mfc model {config.model or 'mfc'} quality {config.quality or 'default'}, refinement "
-                   f"{MfcEncoder.refine_steps_of(config)} steps: {input_path} {result.width}x{result.height}")
-    else:
-        click.echo(f"icm-enc: {config.tool} qp {config.qp} (inner codec {config.inner.encoder}, preset "
-                   f"{config.inner.preset}): {input_path} {result.width}x{result.height}")
+    click.echo(f"{PROGRAM}: {entry.summary_line(config)}: {input_path} {result.width}x{result.height}")
     click.echo(f"  wrote {output_path}: {len(result.data)} bytes = {result.bits} bits, "
                f"{result.bpp:.4f} bpp, encode {result.encode_seconds:.2f} s")
     click.echo(f"  decoded-output MD5 {result.decoded.md5().hex()}")

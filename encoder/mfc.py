@@ -15,81 +15,63 @@ import torch
 
 from ..common.bitstream import Bitstream, new_parameter_set
 from ..common.config import EncoderConfig
-from ..common.errors import ConfigError, ResourceError
+from ..common.errors import ConfigError
 from ..common.layers.exact import from_fixed
-from ..common.models import zoo
 from ..common.models.mfc import GAIN_SCALE
+from ..common.models.zoo import LoadedModel, ModelCache
+from ..common.registry import ToolEntry
 from ..common.syntax import structures as S
 from ..common.tasknet.registry import load_task_network
-from ..common.tools import ToolEncoder
-from .mfc_refine import REVISION as REFINE_REVISION, LatentRefiner
+from ..common.tools import ToolEncoder, ToolEncoding
+from .mfc_refine import REVISION as REFINE_REVISION, LatentRefiner, RefineSettings
 
 TASK_NETWORK_IDS = {name: idx for idx, name in S.TASK_NETWORKS.items()}
 ENTROPY_PAYLOAD = 0
-_NETWORKS: dict = {}
-_REFINERS: dict = {}  # the refiner of the last model used (float copies of its decoder-side graphs)
-MAX_REFINE_STEPS = 1000
-DEFAULT_REFINE_STEPS = 40
-
-
-def task_network(name: str, size: int, device: str):
-    key = (name, size, str(device))
-    if key not in _NETWORKS:
-        _NETWORKS[key] = load_task_network(name, input_size=size, device=device)
-    return _NETWORKS[key]
 
 
 class MfcEncoder(ToolEncoder):
+    """The encoder; it keeps the task networks and the refiner of the last model it used for the next
+    picture. ``refinement``: the refinement's optimiser and step (the steps come from the configuration)."""
+
     name = "mfc"
 
-    @staticmethod
-    def model_of(config: EncoderConfig) -> tuple[str, int]:
-        """(model family, quality) that ``config`` asks for, defaults filled in."""
-        return config.model or "mfc", config.quality if config.quality is not None else zoo.DEFAULT_QUALITY
-
-    @staticmethod
-    def refine_steps_of(config: EncoderConfig) -> int:
-        """Latent refinement steps that ``config`` asks for (the default filled in), validated."""
-        steps = DEFAULT_REFINE_STEPS if config.refine_steps is None else config.refine_steps
-        if not isinstance(steps, int) or isinstance(steps, bool) or not 0 <= steps <= MAX_REFINE_STEPS:
-            raise ConfigError(f"mfc: refine_steps must be an integer in 0..{MAX_REFINE_STEPS}, not {steps!r}")
-        return steps
-
-    def resource_fingerprint(self, config: EncoderConfig) -> str | None:
-        try:
-            return zoo.file_hash(zoo.find_file(*self.model_of(config))).hex()
-        except (ConfigError, ResourceError):
-            return None  # reported by check_resources before any work
+    def __init__(self, entry: ToolEntry | None = None, models: ModelCache | None = None,
+                 refinement: RefineSettings = RefineSettings()):
+        super().__init__(entry, models)
+        self.refinement = refinement
+        self._networks: dict = {}
+        self._refiner: tuple[tuple, LatentRefiner] | None = None
 
     def resolved_settings(self, config: EncoderConfig) -> dict:
-        model, quality = self.model_of(config)
-        steps = self.refine_steps_of(config)
-        settings = {"model": model, "quality": quality, "refine_steps": steps}
-        if steps:
+        settings = super().resolved_settings(config)
+        if self.entry.resolve(config)["refine_steps"]:
             settings["refine_revision"] = REFINE_REVISION
         return settings
 
-    def check_resources(self, config: EncoderConfig) -> None:
-        self.refine_steps_of(config)
-        zoo.model_id(*self.model_of(config))
-        zoo.find_file(*self.model_of(config))
+    def task_network(self, name: str, size: int, device: str):
+        key = (name, size, str(device))
+        if key not in self._networks:
+            self._networks[key] = load_task_network(name, input_size=size, device=device)
+        return self._networks[key]
 
-    def encode(self, rgb: np.ndarray, config: EncoderConfig) -> Bitstream:
-        model = zoo.load_for_encoder(*self.model_of(config), config.device)
+    def encode(self, rgb: np.ndarray, config: EncoderConfig) -> ToolEncoding:
+        self.entry.check(config)
+        settings = self.entry.resolve(config)
+        model = self.models.load(self.entry.models, settings["model"], settings["quality"], config.device)
         runtime = model.runtime
         mconfig = runtime.config
         if config.task_network != mconfig.task_network or config.task_input_size != mconfig.input_size:
             raise ConfigError(f"mfc model {model.path.name} codes {mconfig.task_network} features at "
                               f"{mconfig.input_size}x{mconfig.input_size}, not {config.task_network} at "
                               f"{config.task_input_size}")
-        network = task_network(mconfig.task_network, mconfig.input_size, config.device)
+        network = self.task_network(mconfig.task_network, mconfig.input_size, config.device)
         with torch.no_grad():
             tensors = network.part1(network.preprocess(rgb))
         specs = network.feature_specs()
         if [tuple(s.shape[1:]) for s in specs] != [tuple(s) for s in mconfig.tensor_shapes]:
             raise ConfigError(f"mfc model {model.path.name} does not fit the split tensors of {network.name}")
         height, width = rgb.shape[:2]
-        ps = new_parameter_set(self.name, width, height, ps_model_id=model.model_id, ps_model_hash=model.hash,
+        ps = new_parameter_set(self.tool_id, width, height, ps_model_id=model.model_id, ps_model_hash=model.hash,
                                ps_task_network_id=TASK_NETWORK_IDS[mconfig.task_network],
                                ps_task_input_width=mconfig.input_size, ps_task_input_height=mconfig.input_size)
         header = {"fh_num_tensors": len(specs), "tensors": []}
@@ -103,9 +85,9 @@ class MfcEncoder(ToolEncoder):
             header["tensors"].append(entry)
         residual_sources = {runtime.prediction.source} if any(
             c.config.residual for c in runtime.codecs.values()) else set()
-        steps = self.refine_steps_of(config)
-        refiner = self._refiner(model, network, config.device) if steps else None
-        decoded = {}
+        steps = settings["refine_steps"]
+        refiner = self.refiner(model, network, config.device) if steps else None
+        decoded, costs = {}, []
         for tensor_id in runtime.order:
             codec = runtime.codecs[tensor_id]
             base = None
@@ -119,7 +101,8 @@ class MfcEncoder(ToolEncoder):
             z_bytes, hyper = codec.code_hyper(y)
             if refiner is not None:
                 known = {i: from_fixed(v) for i, v in decoded.items() if not runtime.codecs[i].config.residual}
-                y = refiner.refine(tensor_id, y, hyper, tensors, known, base, steps)
+                y, cost = refiner.refine(tensor_id, y, hyper, tensors, known, base, steps)
+                costs.append(cost)
             synthesise = tensor_id in residual_sources or (refiner is not None and tensor_id != runtime.order[-1])
             streams, decoded[tensor_id] = codec.code_latent(y, hyper, synthesise)
             groups = codec.config.groups
@@ -132,13 +115,11 @@ class MfcEncoder(ToolEncoder):
             bitstream.add_payload(z_bytes, ENTROPY_PAYLOAD, tensor_id, len(groups))
             for group, data in enumerate(streams):
                 bitstream.add_payload(data, ENTROPY_PAYLOAD, tensor_id, group)
-        return bitstream
+        return ToolEncoding(bitstream, {"refine_costs": costs} if refiner is not None else {})
 
-    @staticmethod
-    def _refiner(model, network, device: str) -> LatentRefiner:
+    def refiner(self, model: LoadedModel, network, device: str) -> LatentRefiner:
         """The refiner of ``model``, kept for the next picture (its float graphs are built once per model)."""
         key = (model.path, model.hash, str(device))
-        if _REFINERS.get("key") != key:
-            _REFINERS.clear()
-            _REFINERS.update(key=key, refiner=LatentRefiner(model.runtime, network))
-        return _REFINERS["refiner"]
+        if self._refiner is None or self._refiner[0] != key:
+            self._refiner = (key, LatentRefiner(model.runtime, network, self.refinement))
+        return self._refiner[1]

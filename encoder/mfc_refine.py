@@ -19,6 +19,8 @@ video encoder).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from ..common.entropy.gaussian import GaussianConditional
@@ -28,15 +30,38 @@ from ..common.models.distill import task_distortion
 from ..common.models.mfc import GAIN_SCALE, NOMINAL_PIXELS, MfcRuntime, RuntimeCodec, code_groups
 
 W_FEAT = 2.0  # weight of the feature MSE terms in training (train_mfc.py --w-feat)
-# The search's optimiser and step, chosen by the mean objective J on training pictures
-# (ctc_scripts/studies/mfc_refine_study.py; docs/results.md): gradient steps with momentum lower J more than Adam at
-# every quality, as they leave alone the latent values whose gradient is small (Adam moves every value by
-# about its step, zeros included, and the rate climbs)
 OPTIMISERS = ("sgd", "adam")
-OPTIMISER = "sgd"
-LEARNING_RATE = 10.0  # Adam: 0.005 is its best step
-MOMENTUM = 0.9
 REVISION = 4  # raised whenever a change of the search changes the streams it writes (the CTC redoes refined points)
+
+
+@dataclass(frozen=True)
+class RefineSettings:
+    """The search's optimiser and step. The defaults were chosen by the mean objective J on training pictures
+    (ctc_scripts/studies/mfc_refine_study.py; docs/results.md): gradient steps with momentum lower J more
+    than Adam at every quality, as they leave alone the latent values whose gradient is small (Adam moves
+    every value by about its step, zeros included, and the rate climbs; 0.005 is Adam's best step)."""
+
+    optimiser: str = "sgd"
+    learning_rate: float = 10.0
+    momentum: float = 0.9  # sgd only
+
+    def __post_init__(self):
+        if self.optimiser not in OPTIMISERS:
+            raise ValueError(f"refinement optimiser '{self.optimiser}': use one of {', '.join(OPTIMISERS)}")
+
+    def optimiser_for(self, latent: torch.Tensor) -> torch.optim.Optimizer:
+        if self.optimiser == "sgd":
+            return torch.optim.SGD([latent], lr=self.learning_rate, momentum=self.momentum)
+        return torch.optim.Adam([latent], lr=self.learning_rate)
+
+
+@dataclass(frozen=True)
+class RefineCosts:
+    """The objective J of one coded tensor at the analysis output and at the kept latent."""
+
+    tensor_id: int
+    start: float
+    kept: float
 
 
 def float_copy(exact: ExactGraph) -> FloatGraph:
@@ -47,9 +72,10 @@ def float_copy(exact: ExactGraph) -> FloatGraph:
 class LatentRefiner:
     """Refines the latent of each coded tensor of one model (float copies of its decoder-side graphs)."""
 
-    def __init__(self, runtime: MfcRuntime, network):
+    def __init__(self, runtime: MfcRuntime, network, settings: RefineSettings = RefineSettings()):
         self.runtime = runtime
         self.network = network
+        self.settings = settings
         info = runtime.info
         self.lmbda = float(info.get("lambda", 0.0))
         self.alpha = float(info.get("alpha", 1.0))
@@ -60,7 +86,6 @@ class LatentRefiner:
         self.synthesis = {tid: float_copy(codec.g_s) for tid, codec in runtime.codecs.items()}
         self.predictor = float_copy(runtime.predictor) if runtime.predictor is not None else None
         self.gaussian = GaussianConditional()
-        self.last_costs: tuple[float, float] | None = None  # J of the analysis output and of the kept latent
 
     def _decode(self, tid: int, codec: RuntimeCodec, y: torch.Tensor, hyper: torch.Tensor):
         """(bits, decoded tensor) of the latent ``y`` with rounding passed straight through."""
@@ -71,8 +96,10 @@ class LatentRefiner:
         return bits.sum(), self.synthesis[tid](fake_fixed(y_hat))
 
     def refine(self, tid: int, y: torch.Tensor, hyper_fixed: torch.Tensor, originals: list[torch.Tensor],
-               known: dict[int, torch.Tensor], base: torch.Tensor | None, steps: int) -> torch.Tensor:
-        """The latent of tensor ``tid``'s codec after ``steps`` gradient steps from ``y``.
+               known: dict[int, torch.Tensor], base: torch.Tensor | None,
+               steps: int) -> tuple[torch.Tensor, RefineCosts]:
+        """The latent of tensor ``tid``'s codec after ``steps`` gradient steps from ``y``, and the objective
+        at the start and at the kept latent.
 
         ``originals``: the split tensors; ``known``: tensors already decoded (float); ``base``: the
         prediction the codec's residual is added to (None for a codec of the tensor itself). A tensor
@@ -89,8 +116,7 @@ class LatentRefiner:
         hyper = from_fixed(hyper_fixed)
         start = y.detach().float().clone()
         latent = start.clone().requires_grad_(True)
-        optimiser = (torch.optim.SGD([latent], lr=LEARNING_RATE, momentum=MOMENTUM) if OPTIMISER == "sgd"
-                     else torch.optim.Adam([latent], lr=LEARNING_RATE))
+        optimiser = self.settings.optimiser_for(latent)
         best, best_cost, first_cost = start, float("inf"), None
         for step in range(steps + 1):
             bits, x_hat = self._decode(tid, codec, latent, hyper)
@@ -110,5 +136,4 @@ class LatentRefiner:
             optimiser.zero_grad()
             cost.backward()
             optimiser.step()
-        self.last_costs = (first_cost, best_cost)
-        return best
+        return best, RefineCosts(tid, first_cost, best_cost)

@@ -78,7 +78,7 @@ def test_overrides():
     ({"codecs": [{"tool": "vvc-image", "qps": ["a"]}]}, "must be an integer"),
     ({"codecs": [{"tool": "vvc-image", "qps": [-1]}]}, "outside 0..63"),
     ({"codecs": [{"tool": "uncompressed", "qps": [37]}]}, "takes no qps"),
-    ({"codecs": [{"tool": "vvc-feature", "qps": [37], "resample": "task"}]}, "vvc-image setting"),
+    ({"codecs": [{"tool": "vvc-feature", "qps": [37], "resample": "task"}]}, "a setting of vvc-image, not of"),
     ({"codecs": [{"tool": "vvc-image", "qps": [37], "settings": {"qp": 3}}]}, "unknown key 'qp'"),
     ({"codecs": [{"tool": "vvc-image", "qps": [37], "inner": {"preset": "warp"}}]}, "unknown preset"),
     ({"anchors": ["vvc-feature"]}, "anchor 'vvc-feature'"),
@@ -121,15 +121,11 @@ def test_relative_paths_are_relative_to_the_config(tmp_path):
 
 
 def test_learned_tool_qualities():
-    from dataclasses import fields
-
     from icm.common.config import EncoderConfig
     from icm.ctc_scripts.ctc.records import point_name
 
-    if "quality" not in {f.name for f in fields(EncoderConfig)}:
-        pytest.skip("this EncoderConfig has no quality setting")
     values = {"dataset": {"name": "x", "images": "/tmp"},
-              "codecs": [{"name": "lic", "tool": "vvc-image", "qualities": [1, 3]},
+              "codecs": [{"name": "lic", "tool": "mfc", "qualities": [1, 3]},
                          {"name": "img", "tool": "vvc-image", "qps": [37]}]}
     config = load_ctc_config(values=values)
     codec = config.codec("lic")
@@ -139,8 +135,38 @@ def test_learned_tool_qualities():
     assert point_name(codec, 3) == "lic/q3" and point_name(config.codec("img"), 37) == "img/qp37"
     assert config.point_key(codec, 1) != config.point_key(codec, 3)
     values["codecs"][0]["qps"] = [37]
-    with pytest.raises(ConfigError, match="not both"):
+    with pytest.raises(ConfigError, match="mfc takes 'qualities', not 'qps'"):
         load_ctc_config(values=values)
+
+
+@pytest.mark.parametrize("codec, message", [
+    ({"tool": "vvc-image", "qualities": [1, 3]}, "vvc-image takes 'qps', not 'qualities'"),
+    ({"tool": "vvc-feature", "qps": [37], "qualities": [2]}, "vvc-feature takes 'qps', not 'qualities'"),
+    ({"tool": "mfc", "qualities": [6]}, "mfc model mfc has no quality 6 (offered: 1, 2, 3, 4, 5)"),
+    ({"tool": "mfc", "qualities": [1], "settings": {"model": "noxs"}}, "mfc model noxs has no quality 1"),
+    ({"tool": "mfc", "qualities": [10]}, "quality 10 outside 1..9"),
+    ({"tool": "vvc-image", "qps": [64]}, "QP 64 outside 0..63"),
+    ({"tool": "mfc", "qualities": [2], "resample": "task"}, "'resample' is a setting of vvc-image, not of mfc"),
+    ({"tool": "vvc-feature", "qps": [37], "settings": {"refine_steps": 3}},
+     "'refine_steps' is a setting of mfc, not of vvc-feature"),
+    ({"tool": "mfc", "qualities": [2], "settings": {"refine_steps": 1001}}, "refine_steps must be an integer in"),
+    ({"tool": "vvc-image", "qps": [37], "settings": {"colour_matrix": "bt2020"}}, "unknown colour_matrix"),
+])
+def test_rate_points_and_settings_come_from_the_tool_registry(codec, message):
+    values = {"dataset": {"name": "x", "images": "/tmp"}, "codecs": [{"name": "c", **codec}]}
+    with pytest.raises(ConfigError) as error:
+        load_ctc_config(values=values)
+    assert message in str(error.value)
+
+
+def test_default_anchor_comes_from_the_registry():
+    values = {"dataset": {"name": "x", "images": "/tmp"},
+              "codecs": [{"name": "m", "tool": "mfc", "qualities": [2]},
+                         {"name": "f", "tool": "vvc-feature", "qps": [37]},
+                         {"name": "i", "tool": "vvc-image", "qps": [37]}]}
+    assert load_ctc_config(values=values).anchors == ["i"]
+    values["codecs"].pop()
+    assert load_ctc_config(values=values).anchors == ["m"]
 
 
 def test_missing_model_weights_stop_the_run_before_any_work(shared, tmp_path, monkeypatch):
@@ -152,7 +178,7 @@ def test_missing_model_weights_stop_the_run_before_any_work(shared, tmp_path, mo
               "codecs": [{"name": "mfc", "tool": "mfc", "qualities": [2]}]}
     config = load_ctc_config(values=values)
     monkeypatch.setattr(zoo, "WEIGHTS_DIR", tmp_path)
-    monkeypatch.delenv(zoo.ENV_WEIGHTS, raising=False)
+    monkeypatch.delenv("ICM_MFC_WEIGHTS", raising=False)
     with pytest.raises(ResourceError, match="mfc_q2.pt not found"):
         check_resources(config)
 
@@ -163,7 +189,7 @@ def test_point_key_follows_the_model_weights(shared, tmp_path, monkeypatch):
     values = {"dataset": {"name": "x", "images": "/tmp"}, "codecs": [{"name": "mfc", "tool": "mfc", "qualities": [2]}]}
     config = load_ctc_config(values=values)
     monkeypatch.setattr(zoo, "WEIGHTS_DIR", tmp_path)
-    monkeypatch.delenv(zoo.ENV_WEIGHTS, raising=False)
+    monkeypatch.delenv("ICM_MFC_WEIGHTS", raising=False)
     (tmp_path / "mfc_q2.pt").write_bytes(b"one")
     first = config.point_key(config.codec("mfc"), 2)
     (tmp_path / "mfc_q2.pt").write_bytes(b"two")  # retrained weights: the cached records are stale

@@ -156,7 +156,7 @@ def test_cli_run_report_and_compare(small_run, tmp_path):
     assert (tmp_path / "cmp.csv").read_text().startswith("codec,qp,bpp_a")
     result = runner.invoke(cli, ["run", str(SMALL), "-o", str(tmp_path / "x"), "--check"])
     assert result.exit_code == 0 and "20 work items" in result.output
-    assert "vvc-feature qp 32 (inner vvenc, preset faster)" in result.output
+    assert "  vvc-feature: vvc-feature qp 32 (inner codec vvenc, preset faster)" in result.output
     assert not (tmp_path / "x").exists()
 
 
@@ -196,15 +196,16 @@ def test_missing_config_and_cuda_without_gpu(shared, tmp_path):
 
 
 def test_check_lists_each_point_with_its_settings(shared, tmp_path):
-    """--check names what each point sets: QP and inner codec, or a learned tool's model and refinement."""
+    """--check names what each point sets, in its tool's summary: QP and inner codec, or a learned tool's model
+    and refinement."""
     config = REPO / "cfg" / "ctc" / "coco-val-dev.yaml"
     result = CliRunner().invoke(cli, ["run", str(config), "-o", str(tmp_path / "x"), "--check",
                                       "--codec", "vvc-feature", "--codec", "mfc-fast", "--codec", "mfc"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert "  vvc-feature qp 40 (inner vvenc, preset medium)" in lines
-    assert "  mfc-fast quality 2 (model mfc, refine_steps 0)" in lines
-    assert any(line.startswith("  mfc quality 5 (model mfc, refine_steps 40, refine_revision ") for line in lines)
+    assert "  vvc-feature: vvc-feature qp 40 (inner codec vvenc, preset medium)" in lines
+    assert "  mfc-fast: mfc model mfc quality 2, refinement 0 steps" in lines
+    assert "  mfc: mfc model mfc quality 5, refinement 40 steps" in lines
     assert not (tmp_path / "x").exists()
 
 

@@ -16,10 +16,13 @@ from icm.common.config import DecoderConfig, EncoderConfig
 from icm.common.errors import BitstreamError, ConfigError, ResourceError
 from icm.common.image_io import read_image
 from icm.common.models import zoo
+from icm.common.registry import ToolInstances, default_registry
 from icm.common.threads import ENCODER_THREADS, torch_threads
 from icm.decoder.pipeline import decode_bytes
 from icm.encoder import mfc as mfc_encoder
 from icm.encoder.pipeline import encode_picture
+
+WEIGHTS_ENV = default_registry().get("mfc").models.env
 
 GROUPS = (2, 6)
 RES_GROUPS = (2, 4)
@@ -54,7 +57,7 @@ def tiny_weights(shared, tmp_path_factory):
 
 @pytest.fixture
 def tiny(tiny_weights, monkeypatch):
-    monkeypatch.setenv(zoo.ENV_WEIGHTS, str(tiny_weights))
+    monkeypatch.setenv(WEIGHTS_ENV, str(tiny_weights))
     return tiny_weights
 
 
@@ -150,9 +153,11 @@ def test_latent_refinement(tiny, photo, quality):
     unrefined one and decodes exactly (a decoder does not know whether the encoder refined)."""
 
     plain = encode_picture(photo, EncoderConfig(tool="mfc", quality=quality, refine_steps=0))
+    assert plain.info == {}
     refined = encode_picture(photo, EncoderConfig(tool="mfc", quality=quality, refine_steps=8))
-    first, best = mfc_encoder._REFINERS["refiner"].last_costs
-    assert best < first
+    costs = refined.info["refine_costs"]  # the refinement's costs come back with the encode result
+    assert [c.tensor_id for c in costs] == ([1] if quality == 1 else [1, 0])
+    assert costs[-1].kept < costs[-1].start and all(c.kept <= c.start for c in costs)
     assert refined.data != plain.data
     assert parse(refined.data).parameter_set == parse(plain.data).parameter_set
     one = decode_with_threads(refined.data, 1)
@@ -178,11 +183,12 @@ def test_encoder_output_does_not_depend_on_the_thread_count(tiny, photo, monkeyp
 
 
 def test_refinement_study_script(tiny, capsys):
-    """mfc_refine_study: the kept latent's J never exceeds the analysis output's; the step size is restored."""
+    """mfc_refine_study: the kept latent's J never exceeds the analysis output's; the study makes encoders with
+    its settings and changes no module's state."""
     from icm.ctc_scripts.studies import mfc_refine_study
     from icm.encoder import mfc_refine
 
-    before = mfc_refine.OPTIMISER, mfc_refine.LEARNING_RATE
+    before = {name: value for name, value in vars(mfc_refine).items() if name.isupper()}
     assert mfc_refine_study.main(["--qualities", "1", "--optimiser", "adam", "--learning-rates", "0.01", "0.002",
                                   "--steps", "3", "--every", "12"]) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("quality 1 steps 3")]
@@ -190,14 +196,14 @@ def test_refinement_study_script(tiny, capsys):
     for line in lines:
         start, kept = (float(v) for v in line.split("J ")[1].split(" (")[0].split(" -> "))
         assert 0 < kept <= start
-    assert (mfc_refine.OPTIMISER, mfc_refine.LEARNING_RATE) == before
+    assert {name: value for name, value in vars(mfc_refine).items() if name.isupper()} == before
 
 
 def test_refinement_needs_the_models_lambda(tiny, photo, tmp_path, monkeypatch):
     weights = torch.load(tiny / "mfc_q1.pt", weights_only=True)
     del weights["info"]["lambda"]
     torch.save(weights, tmp_path / "mfc_q1.pt")
-    monkeypatch.setenv(zoo.ENV_WEIGHTS, str(tmp_path))
+    monkeypatch.setenv(WEIGHTS_ENV, str(tmp_path))
     with pytest.raises(ResourceError, match="lambda"):
         encode(photo, refine_steps=4)
     assert parse(encode(photo, refine_steps=0).data).tool == "mfc"
@@ -211,9 +217,25 @@ def test_encoder_options_checked(tiny, photo, tmp_path, monkeypatch):
         encode(photo, model="unknown")
     with pytest.raises(ConfigError):
         encode_picture(photo, EncoderConfig(tool="mfc", quality=0))
-    monkeypatch.setattr(zoo, "WEIGHTS_DIR", tmp_path)  # no shipped weights: only the tiny models
-    with pytest.raises(ResourceError, match="not found"):
+    monkeypatch.setattr(zoo, "WEIGHTS_DIR", tmp_path)  # no shipped weights: only the tiny models (q1, q2)
+    with pytest.raises(ConfigError, match="has no quality 3 \\(qualities with weights: 1..2\\)"):
+        encode_picture(photo, EncoderConfig(tool="mfc", quality=3))
+    with pytest.raises(ConfigError, match="has no quality 9"):
         encode_picture(photo, EncoderConfig(tool="mfc", quality=9))
+
+
+def test_encoder_state_belongs_to_objects(tiny, photo):
+    """The encoder keeps its networks and refiner on itself (no module caches); a ToolInstances shares one
+    ModelCache between the encoder and the decoder that checks its stream."""
+    assert not [name for name in vars(mfc_encoder) if name.startswith("_") and name.isupper()]
+    tools = ToolInstances()
+    first = encode_picture(photo, EncoderConfig(tool="mfc", quality=1, refine_steps=2), tools=tools)
+    encoder = tools.encoder("mfc")
+    refiner = encoder.refiner  # the method; the object it keeps is reused for the next picture
+    second = encode_picture(photo, EncoderConfig(tool="mfc", quality=1, refine_steps=2), tools=tools)
+    assert first.data == second.data and tools.encoder("mfc") is encoder and callable(refiner)
+    assert tools.decoder(2).models is encoder.models
+    assert len(encoder.models) == 1  # one model, loaded once for the encoder and the decoder
 
 
 def test_command_lines(tiny, shared, tmp_path):

@@ -619,10 +619,15 @@ def load_weights_file(path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
+def load_runtime(path, device: torch.device | str = "cpu") -> MfcRuntime:
+    """The model zoo's loader of ``mfc`` weights files (``.pt``, read with ``weights_only=True``)."""
+    return MfcRuntime(load_weights_file(path), device)
+
+
 def fixed_to_numpy(a: torch.Tensor) -> np.ndarray:
     return from_fixed(a)[0].cpu().numpy()
 
 
 __all__ = ["CodecConfig", "PredictionConfig", "MfcConfig", "LatentCodec", "MfcModel", "MfcRuntime", "RuntimeCodec",
-           "export_runtime", "build_predictor", "darknet_predictor", "load_weights_file", "fixed_to_numpy",
-           "NOMINAL_PIXELS", "F"]
+           "export_runtime", "build_predictor", "darknet_predictor", "load_weights_file", "load_runtime",
+           "fixed_to_numpy", "NOMINAL_PIXELS", "F"]

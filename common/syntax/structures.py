@@ -154,7 +154,9 @@ DECODED_OUTPUT_HASH = Struct("decoded_output_hash", "Hash of the decoded output,
 ))
 
 UNIT = Struct("unit", "A unit: a type, a length and a byte-aligned body of exactly that length.", (
-    u(4, "unit_type", "Kind of unit; values without a structure are reserved and skipped by decoders.",
+    u(4, "unit_type", "Kind of unit; values without a structure are reserved: a unit of a reserved type may "
+                      "appear anywhere after the parameter set and before the decoded-output hash (nothing follows "
+                      "the hash), and decoders skip it.",
       enum=UNIT_TYPES),
     Sized(ue("unit_size", "Number of bytes of the unit body.", limit="max_payload_bytes"), (
         Switch("unit_type", {UNIT_PARAMETER_SET: PARAMETER_SET, UNIT_FEATURE_HEADER: FEATURE_HEADER,

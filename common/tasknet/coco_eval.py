@@ -12,23 +12,23 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import InputError, ResourceError
-from .base import Detections
 
 STAT_NAMES = ("mAP", "mAP50", "mAP75", "mAP_small", "mAP_medium", "mAP_large",
               "AR1", "AR10", "AR100", "AR_small", "AR_medium", "AR_large")
 
 
-def detections_to_coco_results(detections: Detections, image_id: int) -> list[dict]:
-    """One image's detections as COCO results-format entries."""
-    return detections.to_coco_results(image_id)
-
-
 def image_ids_by_file_name(annotation_file: str | Path) -> dict[str, int]:
-    """Map image file name (``000000000139.jpg``) -> COCO image id, from an annotation file."""
-    images = _load_json(annotation_file).get("images")
+    """Map image file name (``000000000139.jpg``) -> COCO image id, from an annotation file; ResourceError
+    when the file cannot be read or its image list is malformed."""
+    content = _load_json(annotation_file)
+    images = content.get("images") if isinstance(content, dict) else None
     if not isinstance(images, list):
         raise ResourceError(f"{annotation_file}: no 'images' list")
-    return {entry["file_name"]: int(entry["id"]) for entry in images}
+    try:
+        return {str(entry["file_name"]): int(entry["id"]) for entry in images}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ResourceError(f"{annotation_file}: an image entry without a file_name and an integer id "
+                            f"({type(exc).__name__}: {exc})") from None
 
 
 def image_id_for(path: str | Path, ids_by_name: dict[str, int]) -> int:

@@ -18,6 +18,7 @@ from ...common.config import DecoderConfig, EncoderConfig, InnerCodecConfig
 from ...common.fileio import write_bytes_atomically
 from ...common.image_io import read_image
 from ...common.paths import shared_path
+from ...common.registry import ToolInstances
 from ...decoder.pipeline import decode_bytes
 from ...encoder.pipeline import encode_picture
 
@@ -82,13 +83,13 @@ def main(argv=None) -> int:
     parser.add_argument("--folder", default=str(FOLDER))
     args = parser.parse_args(argv)
     folder = Path(args.folder)
-    rows = []
+    rows, tools = [], ToolInstances()
     for stream in streams():
         rgb = read_image(shared_path(*stream.picture))
         if stream.crop:
             rgb = centre_crop(rgb, *CROP)
-        encoded = encode_picture(rgb, stream.config)
-        decoded = decode_bytes(encoded.data, DecoderConfig())
+        encoded = encode_picture(rgb, stream.config, tools=tools)
+        decoded = decode_bytes(encoded.data, DecoderConfig(), tools=tools)
         if decoded.hash_hex != encoded.decoded.md5().hex():
             raise SystemExit(f"{stream.name}: the decoder's output differs from the encoder's")
         write_bytes_atomically(folder / stream.name, encoded.data)

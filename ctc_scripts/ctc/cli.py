@@ -12,30 +12,37 @@ from pathlib import Path
 
 import click
 
-from ...common.cli import guarded
+from ...common.cli import IcmGroup, IcmOption, guarded, version_option
 from ...common.config import PRESETS
 from ...common.fileio import write_bytes_atomically
+from .records import DEFAULT_OUTPUT_ROOT
+
+PROGRAM = "icm-ctc"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@version_option(PROGRAM)
+@click.group(PROGRAM, cls=IcmGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def main():
     """Common test conditions (CTC) of the ICM codecs: mAP against bpp, BD-rate, reports."""
 
 
 @main.command()
 @click.argument("config_path", metavar="CONFIG.yaml")
-@click.option("-o", "--output", default=None, help="Results folder [results/<name>].")
-@click.option("-j", "--jobs", type=int, default=None, help="Images in parallel processes [1].")
+@click.option("-o", "--output", default=None, cls=IcmOption, show_default=f"{DEFAULT_OUTPUT_ROOT}/<name>",
+              help="Results folder.")
+@click.option("-j", "--jobs", type=click.IntRange(1, 256), default=None, cls=IcmOption,
+              show_default="the configuration's jobs, else 1", help="Images in parallel processes.")
 @click.option("--device", default=None, help="Device of the neural networks: cpu, cuda or cuda:N.")
 @click.option("--preset", type=click.Choice(PRESETS), default=None, help="VVenC preset of every codec.")
-@click.option("--limit", type=int, default=None, help="Only the first N images of the dataset.")
+@click.option("--limit", type=click.IntRange(min=0), default=None, help="Only the first N images of the dataset.")
 @click.option("--codec", "codecs", multiple=True, help="Only this codec (repeatable).")
-@click.option("--bootstrap", type=int, default=None, help="Bootstrap replicates (0: no intervals).")
+@click.option("--bootstrap", type=click.IntRange(0, 100000), default=None, cls=IcmOption,
+              show_default="the configuration's", help="Bootstrap replicates (0: no intervals).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a configuration value, e.g. codecs.vvc-feature.qps=[32,37].")
 @click.option("--check", is_flag=True, help="Only check the configuration and resources, print the plan.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-@guarded("icm-ctc")
+@guarded(PROGRAM)
 def run(config_path, output, jobs, device, preset, limit, codecs, bootstrap, overrides, check, quiet):
     """Run the CTC of CONFIG.yaml (finishing what an earlier run left), then write its report."""
     import signal
@@ -54,17 +61,12 @@ def run(config_path, output, jobs, device, preset, limit, codecs, bootstrap, ove
                f"{config.task_network} at {config.task_input_size}, device {config.device}, jobs {config.jobs}, "
                f"results in {config.output_dir()}")
     if check:
-        from ...encoder.tools import get_encoder
+        from ...common.registry import default_registry
 
         for codec, value in points:
-            if not codec.coded:
-                click.echo(f"  {codec.name}")
-                continue
-            encoder = config.encoder_config(codec, value)
-            settings = get_encoder(codec.tool).resolved_settings(encoder)  # learned tools: model, quality, ...
-            details = (", ".join(f"{k} {v}" for k, v in settings.items() if k != codec.parameter) if settings
-                       else f"inner {encoder.inner.encoder}, preset {encoder.inner.preset}")
-            click.echo(f"  {codec.name} {codec.parameter} {value} ({details})")
+            summary = (default_registry().get(codec.tool).summary_line(config.encoder_config(codec, value))
+                       if codec.coded else "the original pictures")
+            click.echo(f"  {codec.name}: {summary}")
         click.echo(f"  {len(plan(config, dataset))} work items")
         return
     summary = run_ctc(config, dataset, progress=not quiet)
@@ -75,9 +77,10 @@ def run(config_path, output, jobs, device, preset, limit, codecs, bootstrap, ove
 
 @main.command()
 @click.argument("folder", metavar="RESULTS")
-@click.option("--bootstrap", type=int, default=None, help="Bootstrap replicates [as the run's configuration].")
+@click.option("--bootstrap", type=click.IntRange(0, 100000), default=None, cls=IcmOption,
+              show_default="the run's configuration", help="Bootstrap replicates.")
 @click.option("--no-plot", is_flag=True, help="Do not draw rd.png.")
-@guarded("icm-ctc")
+@guarded(PROGRAM)
 def report(folder, bootstrap, no_plot):
     """Rebuild the tables and the plot of a finished run from its records."""
     from .report import build_report
@@ -90,7 +93,7 @@ def report(folder, bootstrap, no_plot):
 @click.argument("folder_a", metavar="RESULTS_A")
 @click.argument("folder_b", metavar="RESULTS_B")
 @click.option("-o", "--output", default=None, help="Also write the table as CSV here.")
-@guarded("icm-ctc")
+@guarded(PROGRAM)
 def compare(folder_a, folder_b, output):
     """Compare run B with run A: per-point changes and BD of B's curves against A's."""
     from .report import compare_runs

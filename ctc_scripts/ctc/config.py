@@ -18,11 +18,12 @@ import yaml
 
 from ...common.config import PRESETS, DecoderConfig, EncoderConfig, load_config
 from ...common.errors import ConfigError, ResourceError
+from ...common.registry import ToolEntry, default_registry
 from ...common.syntax.structures import SYNTAX_VERSION_MAJOR, SYNTAX_VERSION_MINOR
 from .dataset import DatasetConfig, load_dataset
+from .records import DEFAULT_OUTPUT_ROOT
 
 UNCOMPRESSED = "uncompressed"
-DEFAULT_OUTPUT_ROOT = "results"
 # Bump when what a per-image record holds (or how it is computed) changes: old records are then redone.
 RECORD_VERSION = 1
 
@@ -34,13 +35,19 @@ STATISTICS_KEYS = {"bootstrap", "confidence", "seed", "fidelity_threshold"}
 BD_KEYS = {"methods", "min_overlap"}
 INNER_KEYS = {"encoder", "decoder", "preset", "vtm_encoder", "vtm_decoder", "vtm_cfg"}
 BD_METHODS = ("pchip", "cubic")
-# EncoderConfig fields the CTC sets itself; a codec's ``settings`` may set any other (resample, feature_bit_depth,
-# colour_matrix, full_range, model, ... whatever EncoderConfig has).
-MANAGED_KEYS = {"tool", "qp", "quality", "task_network", "task_input_size", "device", "inner"}
+# EncoderConfig fields the CTC sets itself; a codec's ``settings`` may set any other (the shared ones such as
+# feature_bit_depth, and the settings of its tool in the registry: resample, model, ...).
+MANAGED_KEYS = {"tool", "qp", "quality", "task_network", "task_input_size", "device", "inner", "tool_settings"}
 
 
 def settings_keys() -> set:
-    return {f.name for f in fields(EncoderConfig)} - MANAGED_KEYS
+    return ({f.name for f in fields(EncoderConfig)} | set(default_registry().settings())) - MANAGED_KEYS
+
+
+def _encoder(tool: str):
+    """An encoder object of ``tool`` (for its resolved settings and resource checks; nothing is loaded)."""
+    entry = default_registry().get(tool)
+    return entry.encoder_class()(entry=entry)
 
 
 @dataclass
@@ -136,12 +143,14 @@ class CtcConfig:
                      "tool": codec.tool, "task_network": self.task_network,
                      "task_input_size": self.task_input_size, "device_type": self.device.split(":")[0]}
         if codec.coded:
-            from ...encoder.tools import get_encoder
+            tool = _encoder(codec.tool)
             encoder_config = self.encoder_config(codec, qp)
-            # Settings that are None (unset, e.g. fields a later EncoderConfig adds) do not enter the key.
+            # Settings that are None (unset, e.g. fields a later EncoderConfig adds) do not enter the key; a
+            # tool's own settings (tool_settings) enter as the EncoderConfig fields do.
             encoder = {k: v for k, v in asdict(encoder_config).items() if v is not None}
+            encoder.update(encoder.pop("tool_settings"))
             encoder.pop("device")
-            encoder.update(get_encoder(codec.tool).resolved_settings(encoder_config))
+            encoder.update(tool.resolved_settings(encoder_config))
             for key in ("vtm_encoder", "vtm_decoder", "decoder"):
                 encoder["inner"].pop(key)
             if encoder["inner"]["encoder"] == "vtm":
@@ -150,7 +159,7 @@ class CtcConfig:
             else:
                 encoder["inner"].pop("vtm_cfg")
             described["encoder"] = encoder
-            resources = get_encoder(codec.tool).resource_fingerprint(encoder_config)
+            resources = tool.resource_fingerprint(encoder_config)
             if resources:  # e.g. the hash of a learned model's weights: retrained weights redo the point
                 described["resources"] = resources
         text = json.dumps(described, sort_keys=True)
@@ -321,8 +330,9 @@ def load_ctc_config(path: str | os.PathLike | None = None, values: dict | None =
 
     coded = [c.name for c in codecs if c.coded]
     anchors = values.get("anchors")
-    if anchors is None:
-        anchors = [n for n in coded if codec_tool(codecs, n) == "vvc-image"][:1] or coded[:1]
+    if anchors is None:  # the first codec of a tool that is a default anchor, else the first coded codec
+        anchors = [c.name for c in codecs if c.coded and default_registry().get(c.tool).default_anchor][:1]
+        anchors = anchors or coded[:1]
     if isinstance(anchors, str):
         anchors = [anchors]
     if not isinstance(anchors, list):
@@ -341,10 +351,11 @@ def load_ctc_config(path: str | os.PathLike | None = None, values: dict | None =
     config.reference = reference
     if not config.device.startswith(("cpu", "cuda")):
         raise ConfigError(f"unknown device '{config.device}' (use cpu, cuda or cuda:N)")
-    # The encoder/decoder settings of every point, built now so that bad settings stop the run here.
-    for codec, qp in config.points():
+    # The encoder/decoder settings of every point, built and checked against the tool now so that bad settings
+    # stop the run here.
+    for codec, value in config.points():
         if codec.coded:
-            config.encoder_config(codec, qp)
+            default_registry().get(codec.tool).check(config.encoder_config(codec, value))
             config.decoder_config(codec)
     return config
 
@@ -358,10 +369,6 @@ def config_from_dict(values: dict) -> CtcConfig:
     values["statistics"] = StatisticsConfig(**values["statistics"])
     values["bd"] = BdConfig(**values["bd"])
     return CtcConfig(**values)
-
-
-def codec_tool(codecs: list[CodecConfig], name: str) -> str:
-    return next(c.tool for c in codecs if c.name == name)
 
 
 def _resolve_path(text, base: Path, where: str) -> str:
@@ -403,36 +410,59 @@ def _codec(entry, where: str) -> CodecConfig:
     tool = entry.get("tool")
     if not isinstance(tool, str) or not tool:
         raise ConfigError(f"{where}: 'tool' is required")
-    from ...encoder.tools import ENCODERS
-    if tool != UNCOMPRESSED and tool not in ENCODERS:
-        raise ConfigError(f"{where}: unknown tool '{tool}' (available: {', '.join(sorted(ENCODERS))}, "
+    registry = default_registry()
+    if tool != UNCOMPRESSED and tool not in registry:
+        raise ConfigError(f"{where}: unknown tool '{tool}' (available: {', '.join(registry.names())}, "
                           f"{UNCOMPRESSED})")
     name = str(entry.get("name") or tool)
     if "/" in name or name.startswith(".") or not name.strip():
         raise ConfigError(f"{where}: bad codec name {name!r}")
     qps, qualities = entry.get("qps", []), entry.get("qualities", [])
+    settings = entry.get("settings") or {}
+    _check_keys(settings, settings_keys(), f"{where} ({name}): settings")
     if tool == UNCOMPRESSED:
         if qps or qualities:
             raise ConfigError(f"{where}: '{UNCOMPRESSED}' takes no qps or qualities")
         qps = qualities = []
-    elif qualities:
-        if qps:
-            raise ConfigError(f"{where} ({name}): give 'qps' or 'qualities', not both")
-        if "quality" not in {f.name for f in fields(EncoderConfig)}:
-            raise ConfigError(f"{where} ({name}): this version's encoder has no 'quality' setting")
-        qualities = _value_list(qualities, f"{where} ({name})", "qualities", "quality", 0, None)
     else:
-        qps = _value_list(qps, f"{where} ({name})", "qps", "QP", 0, 63)
-    settings = entry.get("settings") or {}
-    _check_keys(settings, settings_keys(), f"{where} ({name}): settings")
+        qps, qualities = _rate_points(registry.get(tool), qps, qualities, settings, f"{where} ({name})")
+        _check_tool_settings(registry.get(tool), settings, f"{where} ({name}): settings")
     inner = entry.get("inner") or {}
     _check_keys(inner, INNER_KEYS, f"{where} ({name}): inner")
     resample = entry.get("resample")
-    if resample is not None and tool != "vvc-image":
-        raise ConfigError(f"{where} ({name}): 'resample' is a vvc-image setting")
+    if resample is not None and tool != UNCOMPRESSED:
+        _check_tool_settings(registry.get(tool), {"resample": resample}, f"{where} ({name})")
+    elif resample is not None:
+        raise ConfigError(f"{where} ({name}): '{UNCOMPRESSED}' takes no 'resample'")
     return CodecConfig(name=name, tool=tool, qps=qps, qualities=qualities,
                        resample=None if resample is None else str(resample),
                        settings=dict(settings), inner=dict(inner), label=entry.get("label"))
+
+
+def _rate_points(tool: ToolEntry, qps, qualities, settings: dict, where: str) -> tuple[list[int], list[int]]:
+    """(qps, qualities) of a codec of ``tool``: the list of its rate parameter, in the tool's range (a learned
+    tool's qualities: those with weights for the codec's model family)."""
+    given, other = ("qualities", "qps") if tool.rate.name == "quality" else ("qps", "qualities")
+    values = qualities if given == "qualities" else qps
+    if (qps if other == "qps" else qualities):
+        raise ConfigError(f"{where}: {tool.name} takes '{given}', not '{other}'")
+    what = "QP" if tool.rate.name == "qp" else tool.rate.name
+    values = _value_list(values, where, given, what, tool.rate.minimum, tool.rate.maximum)
+    offered = tool.rate_values(settings.get("model"))
+    missing = [v for v in values if v not in offered]
+    if missing:
+        family = f" model {settings.get('model') or tool.models.default_family}" if tool.models else ""
+        raise ConfigError(f"{where}: {tool.name}{family} has no {what} {missing[0]} (offered: "
+                          f"{', '.join(map(str, offered)) or 'none'})")
+    return (values, []) if given == "qps" else ([], values)
+
+
+def _check_tool_settings(tool: ToolEntry, settings: dict, where: str) -> None:
+    """ConfigError for a setting that belongs to other tools than ``tool``."""
+    owners = default_registry().owners
+    for key in settings:
+        if key in default_registry().settings() and key not in tool.setting_names():
+            raise ConfigError(f"{where}: '{key}' is a setting of {', '.join(owners(key))}, not of {tool.name}")
 
 
 def _value_list(values, where: str, key: str, what: str, minimum: int, maximum: int | None) -> list[int]:
@@ -452,8 +482,6 @@ def _value_list(values, where: str, key: str, what: str, minimum: int, maximum: 
 def check_resources(config: CtcConfig):
     """Check that everything the run needs is there; return the dataset (see :mod:`.dataset`).
     Raises the first problem as an IcmError with one line."""
-    from ...encoder.tools import get_encoder
-
     dataset = load_dataset(config.dataset)
     _check_device(config.device)
     from ...common.tasknet.registry import load_task_network
@@ -463,12 +491,9 @@ def check_resources(config: CtcConfig):
         if not codec.coded:
             continue
         encoder = config.encoder_config(codec, codec.values[0])
-        tool = get_encoder(codec.tool)
+        tool = _encoder(codec.tool)
         for value in codec.values:
             tool.check_resources(config.encoder_config(codec, value))
-        if codec.tool == "vvc-image" and encoder.resample is not None:
-            from ...anchors.vvc_image import coded_size
-            coded_size(640, 480, encoder)
         inner = encoder.inner
         key = (inner.encoder, inner.decoder, inner.vtm_encoder, inner.vtm_decoder, inner.vtm_cfg)
         if key not in checked:

@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...common.errors import InputError
-from ...common.tasknet.coco_eval import image_ids_by_file_name
+from ...common.errors import InputError, ResourceError
 
 
 @dataclass
@@ -63,9 +62,11 @@ def load_dataset(config: DatasetConfig) -> Dataset:
         if path is not None and not path.is_file():
             raise InputError(f"dataset '{config.name}': annotation file not found: {path}")
     if annotations is not None:
+        from ...common.tasknet.coco_eval import image_ids_by_file_name  # the task networks' package: torch
+
         try:
             ids = image_ids_by_file_name(annotations)
-        except Exception as exc:  # ResourceError with the reason
+        except ResourceError as exc:  # unreadable or malformed annotation file, with the reason
             raise InputError(f"dataset '{config.name}': {exc}") from None
         files = [name for name in files if name in ids]
         image_ids = [ids[name] for name in files]

@@ -8,21 +8,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .config import CodecConfig
-
+DEFAULT_OUTPUT_ROOT = "results"  # a run's folder is <this>/<name> unless the configuration or -o names one
 RUN_FILE = "run.json"
 POINTS_DIR = "points"
 COMPLEXITY_FILE = "complexity.json"
 
 
-def point_name(codec: CodecConfig, value: int | None) -> str:
-    """``<codec>/qpNN``, ``<codec>/qN`` (quality) or ``<codec>/original`` (uncompressed)."""
+def point_name(codec, value: int | None) -> str:
+    """``<codec>/qpNN``, ``<codec>/qN`` (quality) or ``<codec>/original`` (uncompressed), for a ``CodecConfig``."""
     if value is None:
         return f"{codec.name}/original"
     return f"{codec.name}/qp{value:02d}" if codec.parameter == "qp" else f"{codec.name}/q{value}"
 
 
-def point_dir(root: Path, codec: CodecConfig, value: int | None) -> Path:
+def point_dir(root: Path, codec, value: int | None) -> Path:
     return Path(root) / POINTS_DIR / point_name(codec, value)
 
 

@@ -50,6 +50,15 @@ class RunSummary:
 # -- one work item (runs in the main process or in a worker) ---------------------------------------
 
 _NETWORKS: dict = {}
+_TOOLS: list = []  # this process's ToolInstances (encoders, decoders and their models), made on first use
+
+
+def _tools():
+    from ...common.registry import ToolInstances
+
+    if not _TOOLS:
+        _TOOLS.append(ToolInstances())
+    return _TOOLS[0]
 
 
 def _network(name: str, size, device: str):
@@ -121,8 +130,8 @@ def process_item(spec: dict) -> dict:
             network = _network(spec["task_network"], spec["task_input_size"], device)
             _, macs["task_macs"] = count_macs(network.detect, rgb)
         else:
-            encoded, macs["encode_macs"] = count_macs(encode_picture, rgb, spec["encoder"])
-            decoded, macs["decode_macs"] = count_macs(decode_bytes, encoded.data, spec["decoder"])
+            encoded, macs["encode_macs"] = count_macs(encode_picture, rgb, spec["encoder"], tools=_tools())
+            decoded, macs["decode_macs"] = count_macs(decode_bytes, encoded.data, spec["decoder"], tools=_tools())
             # Not counted: loads (and warms up) the task network this output needs, if this process has not yet.
             detect_output(decoded.output, decoded.bitstream.parameter_set, spec)
             _, macs["task_macs"] = count_macs(detect_output, decoded.output, decoded.bitstream.parameter_set, spec)
@@ -140,9 +149,9 @@ def process_item(spec: dict) -> dict:
         record.update(width=rgb.shape[1], height=rgb.shape[0], bits=0, encode_s=0.0, decode_s=0.0,
                       task_s=time.perf_counter() - start)
     else:
-        encoded = encode_file(spec["image_path"], spec["bitstream"], spec["encoder"])
+        encoded = encode_file(spec["image_path"], spec["bitstream"], spec["encoder"], tools=_tools())
         data = read_bitstream_file(spec["bitstream"])
-        decoded = decode_bytes(data, spec["decoder"])
+        decoded = decode_bytes(data, spec["decoder"], tools=_tools())
         start = time.perf_counter()
         detections = detect_output(decoded.output, decoded.bitstream.parameter_set, spec)
         _synchronize(device)

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from ...common.config import DecoderConfig, EncoderConfig
+from ...common.registry import ToolInstances
 from ...decoder.pipeline import decode_bytes
 from ...encoder.pipeline import encode_picture
 
@@ -50,12 +51,15 @@ class Tally:
         return float(np.mean(self.decode_seconds))
 
 
-def code_images(images, encoder: EncoderConfig, decoder: DecoderConfig, tally: Tally) -> Iterator[CodedImage]:
-    """``images``: (path, rgb) pairs. Encodes and decodes each (the decode timed), adds it to ``tally``."""
+def code_images(images, encoder: EncoderConfig, decoder: DecoderConfig, tally: Tally,
+                tools: ToolInstances | None = None) -> Iterator[CodedImage]:
+    """``images``: (path, rgb) pairs. Encodes and decodes each (the decode timed), adds it to ``tally``;
+    ``tools`` keeps the encoders, decoders and their models between calls (one is made for this call if None)."""
+    tools = tools if tools is not None else ToolInstances()
     for path, rgb in images:
-        encoded = encode_picture(rgb, encoder)
+        encoded = encode_picture(rgb, encoder, tools=tools)
         start = time.perf_counter()
-        decoded = decode_bytes(encoded.data, decoder)
+        decoded = decode_bytes(encoded.data, decoder, tools=tools)
         tally.decode_seconds.append(time.perf_counter() - start)
         tally.encode_seconds.append(encoded.encode_seconds)
         tally.bits += encoded.bits

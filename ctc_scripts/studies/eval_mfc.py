@@ -19,10 +19,10 @@ from ...common.bitstream import serialize
 from ...common.config import DecoderConfig, EncoderConfig
 from ...common.image_io import read_image
 from ...common.paths import coco_val_dev
+from ...common.registry import ToolInstances
 from ...common.tasknet.coco_eval import evaluate_detections, image_ids_by_file_name
 from ...common.tasknet.registry import load_task_network
 from ...decoder.pipeline import decode_bytes
-from ...encoder.mfc import MfcEncoder
 from ...encoder.pipeline import encode_picture
 from .coding_loop import Tally, code_images, detections_of
 
@@ -37,12 +37,13 @@ def partial_stream_bytes(bitstream, group_limit: int) -> int:
 
 
 def evaluate(model: str, quality: int, images, ids, annotations, network, max_groups=(), device="cpu",
-             refine_steps: int | None = None) -> dict:
+             refine_steps: int | None = None, tools: ToolInstances | None = None) -> dict:
     config = EncoderConfig(tool="mfc", quality=quality, model=model, device=device, refine_steps=refine_steps)
+    tools = tools if tools is not None else ToolInstances()
     tally, results = Tally(), []
     partial = {k: {"bits": 0, "results": []} for k in max_groups}
     side = {"z": 0, "groups": 0, "header": 0}
-    for item in code_images(images, config, DecoderConfig(device=device), tally):
+    for item in code_images(images, config, DecoderConfig(device=device), tally, tools):
         encoded, image_id = item.encoded, ids[item.path.name]
         results += detections_of(network, item.decoded.output, item.size).to_coco_results(image_id)
         bs = item.decoded.bitstream
@@ -52,12 +53,13 @@ def evaluate(model: str, quality: int, images, ids, annotations, network, max_gr
             side[key] += len(unit["pl_data"])
         side["header"] += len(encoded.data) - sum(len(u["pl_data"]) for u in bs.payloads)
         for k in max_groups:
-            part = decode_bytes(encoded.data, DecoderConfig(device=device, max_groups=k))
+            part = decode_bytes(encoded.data, DecoderConfig(device=device, max_groups=k), tools=tools)
             partial[k]["results"] += detections_of(network, part.output, item.size).to_coco_results(image_id)
             partial[k]["bits"] += 8 * partial_stream_bytes(bs, k)
     image_ids = [ids[p.name] for p, _ in images]
     scores = evaluate_detections(results, annotations, image_ids=image_ids)
-    row = {"model": model, "quality": quality, "refine_steps": MfcEncoder.refine_steps_of(config),
+    steps = tools.registry.get("mfc").resolve(config)["refine_steps"]
+    row = {"model": model, "quality": quality, "refine_steps": steps,
            "images": len(images), "bpp": tally.bpp,
            "mAP": 100 * scores["mAP"], "mAP50": 100 * scores["mAP50"],
            "encode_s": tally.mean_encode_seconds, "decode_s": tally.mean_decode_seconds,
@@ -88,12 +90,13 @@ def main(argv=None) -> int:
     images = [(p, read_image(p)) for p in paths]
     ids = image_ids_by_file_name(annotations)
     network = load_task_network("yolo-fastest-1.1-xl", input_size=320, device=args.device)
+    tools = ToolInstances()  # kept for every quality: tables, weights, networks
     encode_picture(images[0][1], EncoderConfig(tool="mfc", quality=args.qualities[0], model=args.model,
-                                               device=args.device))  # warm-up: tables, weights, networks
+                                               device=args.device), tools=tools)  # warm-up
     print(f"coco-val-dev: {len(images)} images, mfc model {args.model}, torch threads {torch.get_num_threads()}")
     for quality in args.qualities:
         row = evaluate(args.model, quality, images, ids, annotations, network, args.max_groups, args.device,
-                       args.refine_steps)
+                       args.refine_steps, tools)
         b = row["bytes_per_image"]
         print(f"{args.model} q{quality} refine {row['refine_steps']}: bpp {row['bpp']:.5f} mAP {row['mAP']:.2f} "
               f"mAP50 {row['mAP50']:.2f} enc {row['encode_s']:.3f} s dec {row['decode_s']:.3f} s | "

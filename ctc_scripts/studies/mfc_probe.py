@@ -17,7 +17,7 @@ import torch
 from ...common.config import DecoderConfig, EncoderConfig
 from ...common.image_io import read_image
 from ...common.layers.exact import from_fixed, to_fixed
-from ...common.models import zoo
+from ...common.registry import ToolInstances
 from ...common.paths import coco_val_dev
 from ...common.tasknet.coco_eval import evaluate_detections, image_ids_by_file_name
 from ...common.tasknet.registry import load_task_network
@@ -29,7 +29,8 @@ MIXES = {"a": "s16 original, s32 original", "b": "s16 predicted from the origina
 
 
 def probe(model: str, quality: int, limit: int = 0, refine_steps: int | None = None) -> dict[str, float]:
-    runtime = zoo.load_for_encoder(model, quality).runtime
+    tools = ToolInstances()
+    runtime = tools.models.load(tools.registry.get("mfc").models, model, quality).runtime
     p = runtime.prediction
     if p is None or (p.source, p.target) != (1, 0):
         raise SystemExit(f"mfc model {model} q{quality} does not predict s16 from s32")
@@ -46,7 +47,8 @@ def probe(model: str, quality: int, limit: int = 0, refine_steps: int | None = N
             s16, s32 = network.part1(network.preprocess(rgb))
             predicted = from_fixed(runtime.predict(to_fixed(s32)))
         # the codec itself: the encoder and decoder pipelines
-        features = decode_bytes(encode_picture(rgb, config).data, DecoderConfig()).output.features
+        encoded = encode_picture(rgb, config, tools=tools)
+        features = decode_bytes(encoded.data, DecoderConfig(), tools=tools).output.features
         s16_hat, s32_hat = (torch.from_numpy(f)[None] for f in features)
         mixes = {"a": (s16, s32), "b": (predicted, s32), "c": (s16, s32_hat), "d": (s16_hat, s32_hat)}
         for key, tensors in mixes.items():

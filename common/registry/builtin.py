@@ -1,0 +1,65 @@
+"""The registry entries of the built-in coding tools: the anchors ``vvc-image`` and ``vvc-feature``, and the
+learned feature codec ``mfc``. A new tool adds its entry here (or in a module named by ``ICM_EXTRA_TOOLS``);
+see ``docs/adding-a-tool.md``."""
+from ..models.zoo import ModelFamily, ModelSet
+from .entry import RateParameter, Setting, ToolEntry
+
+QP = RateParameter("qp", default=37, minimum=0, maximum=63, help="Quantisation parameter of the inner codec.")
+INNER_SUMMARY = "{tool} qp {qp} (inner codec {inner.encoder}, preset {inner.preset})"
+
+VVC_IMAGE = ToolEntry(
+    name="vvc-image",
+    encoder="icm.anchors.vvc_image:VvcImageEncoder",
+    decoder="icm.anchors.vvc_image:VvcImageDecoder",
+    rate=QP,
+    summary=INNER_SUMMARY,
+    description="VVC image anchor: the picture coded by VVC intra, optionally at another size",
+    settings=(
+        Setting("resample", None, "Code the picture at another size: 'task' (the task network's input size), "
+                                  "WxH or a scale such as 0.5."),
+        Setting("colour_matrix", "bt601", "RGB to YCbCr matrix.", choices=("bt601", "bt709"), option=False),
+        Setting("full_range", False, "Full-range samples instead of limited (video) range.", kind=bool,
+                option=False),
+    ),
+    default_anchor=True,
+)
+
+VVC_FEATURE = ToolEntry(
+    name="vvc-feature",
+    encoder="icm.anchors.vvc_feature:VvcFeatureEncoder",
+    decoder="icm.anchors.vvc_feature:VvcFeatureDecoder",
+    rate=QP,
+    summary=INNER_SUMMARY,
+    description="VVC feature anchor: the split tensors tiled into monochrome pictures coded by VVC",
+    settings=(
+        Setting("feature_bit_depth", 10, "Sample bit depth of the normalised feature tensors.", kind=int,
+                minimum=8, maximum=16, option=False),
+    ),
+)
+
+MFC = ToolEntry(
+    name="mfc",
+    encoder="icm.encoder.mfc:MfcEncoder",
+    decoder="icm.decoder.mfc:MfcDecoder",
+    rate=RateParameter("quality", default=3, minimum=1, maximum=9,
+                       help="Rate point of a learned tool (its model's quality); higher = more bits."),
+    summary="{tool} model {model} quality {quality}, refinement {refine_steps} steps",
+    description="learned multi-scale feature codec for split inference, with importance-ordered channel groups",
+    settings=(
+        Setting("refine_steps", 40, "Encoder-side latent refinement: gradient steps per coded tensor; 0 = off.",
+                kind=int, minimum=0, maximum=1000),
+    ),
+    models=ModelSet(
+        tool="mfc",
+        families=(
+            ModelFamily("mfc", 0, "mfc_q{quality}.pt", "the main models"),
+            ModelFamily("noxs", 10, "mfc-noxs_q{quality}.pt", "ablation without cross-scale prediction"),
+            ModelFamily("nogroup", 20, "mfc-nogroup_q{quality}.pt", "ablation without importance groups"),
+            ModelFamily("short", 30, "mfc-short_q{quality}.pt", "the ablations' reference (same training)"),
+        ),
+        loader="icm.common.models.mfc:load_runtime",
+    ),
+    groups=True,
+)
+
+BUILTIN_TOOLS = (VVC_IMAGE, VVC_FEATURE, MFC)
