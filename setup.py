@@ -43,7 +43,9 @@ setup(
         "pillow",
         "matplotlib",
     ],
-    extras_require={"test": ["pytest"], "torchvision": ["torchvision"]},
+    extras_require={"test": ["pytest"], "torchvision": ["torchvision"],
+                    # icm-ctc run --backend dask: the CTC's items on a Dask cluster (docs/ctc.md)
+                    "distributed": ["distributed>=2026.8.0"]},
     entry_points={
         "console_scripts": [
             "icm-enc=icm.encoder.app:main",

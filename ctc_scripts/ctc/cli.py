@@ -16,6 +16,7 @@ from ...common.cli import IcmGroup, IcmOption, guarded, version_option
 from ...common.config import PRESETS
 from ...common.fileio import write_bytes_atomically
 from .records import DEFAULT_OUTPUT_ROOT
+from .runner import BACKENDS
 
 PROGRAM = "icm-ctc"
 
@@ -42,23 +43,32 @@ def main():
               help="Override a configuration value, e.g. codecs.vvc-feature.qps=[32,37].")
 @click.option("--check", is_flag=True, help="Only check the configuration and resources, print the plan.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--backend", type=click.Choice(BACKENDS), default="local", show_default=True,
+              help="Where the items run: processes here (--jobs), or the workers of a Dask cluster "
+                   "(pip install 'icm-codec[distributed]').")
+@click.option("--address", default=None, metavar="ADDR",
+              help="With --backend dask: the scheduler (tcp://host:8786) or its scheduler file; without it, a "
+                   "local cluster of --jobs workers.")
 @guarded(PROGRAM)
-def run(config_path, output, jobs, device, preset, limit, codecs, bootstrap, overrides, check, quiet):
+def run(config_path, output, jobs, device, preset, limit, codecs, bootstrap, overrides, check, quiet, backend,
+        address):
     """Run the CTC of CONFIG.yaml (finishing what an earlier run left), then write its report."""
     import signal
 
-    from .config import check_resources, load_ctc_config
-    from .runner import plan, run_ctc
+    from .config import load_ctc_config
+    from .runner import check_run_resources, failures_error, plan, run_ctc
 
     # A run started in the background (nohup ... &) inherits an ignored SIGINT: make kill -INT stop it too.
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
     config = load_ctc_config(config_path, overrides=list(overrides), output=output, jobs=jobs, device=device,
                              preset=preset, limit=limit, codecs=list(codecs) or None, bootstrap=bootstrap)
-    dataset = check_resources(config)
+    dataset = check_run_resources(config, backend, address)
     points = config.points()
+    where = (f"jobs {config.jobs}" if backend == "local" else f"backend {backend} at {address}" if address
+             else f"backend {backend}, {config.jobs} local workers")
     click.echo(f"icm-ctc: {config.name}: {dataset.name} ({len(dataset)} images), {len(points)} points, "
-               f"{config.task_network} at {config.task_input_size}, device {config.device}, jobs {config.jobs}, "
+               f"{config.task_network} at {config.task_input_size}, device {config.device}, {where}, "
                f"results in {config.output_dir()}")
     if check:
         from ...common.registry import default_registry
@@ -68,10 +78,17 @@ def run(config_path, output, jobs, device, preset, limit, codecs, bootstrap, ove
                        if codec.coded else "the original pictures")
             click.echo(f"  {codec.name}: {summary}")
         click.echo(f"  {len(plan(config, dataset))} work items")
+        if backend == "dask":
+            from .distributed import cluster_summary
+            click.echo(f"  backend dask: {cluster_summary(config, address)}")
         return
-    summary = run_ctc(config, dataset, progress=not quiet)
+    summary = run_ctc(config, dataset, progress=not quiet, backend=backend, address=address)
     click.echo(f"icm-ctc: {summary.computed} items computed, {summary.cached} already done, "
                f"{summary.seconds:.0f} s")
+    if summary.failures:
+        for failure in summary.failures[:10]:
+            click.echo(f"icm-ctc: failed: {failure['message']}", err=True)
+        raise failures_error(summary)
     _print_report(summary.output)
 
 
