@@ -4,8 +4,6 @@ import json
 import os
 from pathlib import Path
 
-import numpy as np
-
 from .errors import OutputError
 
 
@@ -34,7 +32,10 @@ def write_json_atomically(path: str | os.PathLike, value) -> None:
     write_bytes_atomically(path, (json.dumps(value, indent=1) + "\n").encode())
 
 
-def write_npz_atomically(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
+def write_npz_atomically(path: str | os.PathLike, arrays: dict) -> None:
+    """Write the numpy ``arrays`` as an ``.npz`` file (numpy is imported here, not with this module)."""
+    import numpy as np
+
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     write_bytes_atomically(path, buffer.getvalue())

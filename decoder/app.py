@@ -10,14 +10,15 @@ import click
 from ..common.cli import IcmCommand, IcmOption, guarded, open_trace, option_help, version_option
 from ..common.config import DecoderConfig, load_config
 from ..common.errors import ConfigError
-from ..common.fileio import write_json_atomically, write_npz_atomically
-from ..common.image_io import write_png
 from ..common.registry import default_registry
 
 PROGRAM = "icm-dec"
 
 
 def write_output(path: str, output) -> None:
+    from ..common.fileio import write_npz_atomically
+    from ..common.image_io import write_png
+
     suffix = Path(path).suffix.lower()
     if output.picture is not None:
         if suffix != ".png":
@@ -83,6 +84,7 @@ def main(input_path, output_path, detections_path, image_id, inner_decoder, vtm_
         write_output(output_path, result.output)
         click.echo(f"  wrote {output_path}")
     if detections_path is not None:
+        from ..common.fileio import write_json_atomically
         from .detections import detect_from_features
 
         detections = detect_from_features(result, config)

@@ -1,12 +1,12 @@
-"""Start-up times of the executables: ``--help`` of icm-enc, icm-dec and icm-ctc, for this checkout and another.
+"""Start-up times of the executables (``--help`` of icm-enc, icm-dec, icm-ctc; a small picture stream decoded).
 
-    python -m icm.ctc_scripts.studies.startup_times --before /tmp/before --runs 7
+    python -m icm.ctc_scripts.studies.startup_times --before /tmp/before [--after /tmp/after] --runs 7
 
-``--before`` is a checkout of another revision (e.g. ``git worktree add /tmp/before <commit>``): its folders are
-put under a temporary ``icm`` package on ``PYTHONPATH``, and its executables' modules are read from its
-``setup.py``. Both are timed in the same way, in one run, interleaved (a fresh interpreter that imports the
-executable's module and runs ``main`` with ``--help``); the table gives the median wall time of each and
-whether torch was imported.
+``--before`` (and ``--after``, default: this checkout as installed) is a checkout of another revision (e.g.
+``git worktree add /tmp/before <commit>``): its folders are put under a temporary ``icm`` package on
+``PYTHONPATH``, and its executables' modules are read from its ``setup.py``. Both are timed in the same way,
+in one run, interleaved (a fresh interpreter that imports the executable's module and runs ``main`` with the
+arguments); the table gives the median wall time of each and whether torch was imported.
 """
 from __future__ import annotations
 
@@ -23,8 +23,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 FOLDERS = ("common", "encoder", "decoder", "anchors", "ctc_scripts", "cfg")
 PROGRAMS = ("icm-enc", "icm-dec", "icm-ctc")
-RUN = ("import sys\nfrom {module} import main\nsys.argv[0] = {program!r}\ntry:\n    main(['--help'])\n"
-       "except SystemExit:\n    pass\nprint('TORCH', 'torch' in sys.modules, file=sys.stderr)\n")
+PICTURE_STREAM = REPO / "tests" / "data" / "conformance" / "vvc_image_qp32_128x96.icm"
+# what is timed: (row label, executable, its arguments)
+COMMANDS = [(f"`{p} --help`", p, ["--help"]) for p in PROGRAMS] + [
+    ("`icm-dec` of a 128x96 `vvc-image` stream to PNG", "icm-dec",
+     ["-i", str(PICTURE_STREAM), "-o", os.path.join(tempfile.gettempdir(), "icm_startup.png")])]
+RUN = ("import sys\nfrom {module} import main\nsys.argv[0] = {program!r}\ntry:\n    main({args!r})\n"
+       "except SystemExit as exit:\n    assert not exit.code, exit.code\n"
+       "print('TORCH', 'torch' in sys.modules, file=sys.stderr)\n")
 
 
 def entry_modules(checkout: Path) -> dict[str, str]:
@@ -44,12 +50,12 @@ def package_of(checkout: Path, folder: Path) -> Path:
     return folder
 
 
-def time_once(module: str, program: str, path: str | None) -> tuple[float, bool]:
+def time_once(module: str, program: str, args: list[str], path: str | None) -> tuple[float, bool]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     if path:
         env["PYTHONPATH"] = path
     start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-c", RUN.format(module=module, program=program)], env=env,
+    result = subprocess.run([sys.executable, "-c", RUN.format(module=module, program=program, args=args)], env=env,
                             capture_output=True, text=True, cwd=tempfile.gettempdir())
     seconds = time.perf_counter() - start
     if "TORCH" not in result.stderr:
@@ -59,28 +65,33 @@ def time_once(module: str, program: str, path: str | None) -> tuple[float, bool]
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--before", required=True, help="checkout of the other revision")
+    parser.add_argument("--before", required=True, help="checkout of the earlier revision")
+    parser.add_argument("--after", default=None, help="checkout of the later revision [this one, as installed]")
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args(argv)
     before = Path(args.before).resolve()
+    after = Path(args.after).resolve() if args.after else None
     with tempfile.TemporaryDirectory() as folder:
-        path = str(package_of(before, Path(folder)))
-        sides = {"before": (entry_modules(before), path), "after": (entry_modules(REPO), None)}
-        times = {(side, p): [] for side in sides for p in PROGRAMS}
+        path = str(package_of(before, Path(folder) / "before"))
+        sides = {"before": (entry_modules(before), path),
+                 "after": ((entry_modules(after), str(package_of(after, Path(folder) / "after"))) if after
+                           else (entry_modules(REPO), None))}
+        times = {(side, label): [] for side in sides for label, _, _ in COMMANDS}
         torch = {}
         for _ in range(args.runs):
-            for program in PROGRAMS:
+            for label, program, arguments in COMMANDS:
                 for side, (modules, pythonpath) in sides.items():
-                    seconds, imported = time_once(modules[program], program, pythonpath)
-                    times[(side, program)].append(seconds)
-                    torch[(side, program)] = imported
-    print(f"median of {args.runs} runs, python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+                    seconds, imported = time_once(modules[program], program, arguments, pythonpath)
+                    times[(side, label)].append(seconds)
+                    torch[(side, label)] = imported
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"median of {args.runs} runs, python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {load:.1f}")
     print("| command | before | after |")
     print("| --- | --- | --- |")
-    for program in PROGRAMS:
-        cells = [f"{statistics.median(times[(side, program)]):.2f} s"
-                 f"{' (torch)' if torch[(side, program)] else ''}" for side in sides]
-        print(f"| `{program} --help` | {' | '.join(cells)} |")
+    for label, _, _ in COMMANDS:
+        cells = [f"{statistics.median(times[(side, label)]):.2f} s"
+                 f"{' (torch)' if torch[(side, label)] else ''}" for side in sides]
+        print(f"| {label} | {' | '.join(cells)} |")
     return 0
 
 
