@@ -40,6 +40,8 @@ MISSING = ("--backend dask needs the optional package 'distributed': pip install
 RETRIES = 1  # more attempts of an item after an unexpected exception (IcmErrors are not retried)
 WORKER_WAIT_S = 60.0  # how long a cluster without workers is waited for
 CONNECT_TIMEOUT_S = 30.0
+WINDOW_PER_THREAD, WINDOW_MIN, WINDOW_REFRESH = 4, 16, 32  # items in flight per worker thread, at least; refresh
+PATHS = ("image_path", "record", "bitstream")  # the paths in a work item
 THREADS_ENV = "ICM_CTC_TORCH_THREADS"  # torch threads of a worker process (unset: torch's default, OMP_NUM_THREADS)
 
 
@@ -126,16 +128,42 @@ def run_items(config: CtcConfig, pending: list[dict], on_outcome, address: str |
     with connect(address, config.jobs, gpu=gpu) as client:
         check_workers(client, config, gpu=gpu)
         token = uuid.uuid4().hex[:8]
-        futures = {}
+        queue = iter(enumerate(pending))
+        futures, running, finished = {}, as_completed(), 0
+
+        def refill():  # keep the window full, in plan order
+            window = _window(client)
+            while len(futures) < window:
+                index, spec = next(queue, (None, None))
+                if spec is None:
+                    return
+                spec = _absolute(spec)
+                future = _submit(client, spec, placement, f"{token}-{index}")
+                futures[future] = spec
+                running.add(future)
+
         try:
-            for index, spec in enumerate(pending):
-                futures[_submit(client, spec, placement, f"{token}-{index}")] = spec
-            for future in as_completed(list(futures)):
+            refill()
+            for future in running:
                 spec = futures.pop(future)
                 on_outcome(spec, _outcome(future, spec))
+                finished += 1
+                if not futures or finished % WINDOW_REFRESH == 0 or len(futures) < WINDOW_MIN:
+                    refill()
         finally:
             if futures:
                 client.cancel(list(futures))
+
+
+def _window(client) -> int:
+    """Items in flight: a few per worker thread (workers that join later get work at the next refill), so the
+    scheduler does not hold a whole CTC's tasks and a stopped driver leaves little to cancel."""
+    return max(WINDOW_MIN, WINDOW_PER_THREAD * sum(client.nthreads().values()))
+
+
+def _absolute(spec: dict) -> dict:
+    """The item with absolute paths (not resolved through links): a worker's working folder is not the driver's."""
+    return dict(spec, **{k: os.path.abspath(spec[k]) for k in PATHS if spec.get(k)})
 
 
 def _submit(client, spec: dict, placement: Placement, key: str):
@@ -200,7 +228,7 @@ def check_workers(client, config: CtcConfig, gpu: bool) -> None:
     """ResourceError (one line) unless every worker can run the items (see the module doc), and, for a GPU
     run, at least one worker has the ``GPU`` resource."""
     workers, with_gpu = _check_gpu_workers(client, config, gpu)
-    run_file = config.output_dir().resolve() / RUN_FILE
+    run_file = Path(os.path.abspath(config.output_dir())) / RUN_FILE
     probe = {"config": config, "run_file": str(run_file), "digest": _digest(run_file)}
     futures = {client.submit(check_worker, probe, address in with_gpu, workers=[address], allow_other_workers=False,
                              pure=False, key=f"icm-check-{uuid.uuid4().hex[:8]}-{n}"): address
