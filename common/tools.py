@@ -56,9 +56,8 @@ class ToolEncoder(_Tool, ABC):
         from .errors import IcmError
         from .models.zoo import file_hash
 
-        settings = self.entry.resolve(config)
         try:
-            return file_hash(models.find_file(settings["model"], settings["quality"])).hex()
+            return file_hash(models.find_file(*self.entry.model_choice(config))).hex()
         except IcmError:
             return None  # reported by check_resources before any work
 
@@ -74,8 +73,7 @@ class ToolEncoder(_Tool, ABC):
         weights); called before long runs start. Learned tools: the weights file is there."""
         models = self.entry.models
         if models is not None:
-            settings = self.entry.resolve(config)
-            models.find_file(settings["model"], settings["quality"])
+            models.find_file(*self.entry.model_choice(config))
 
 
 class ToolDecoder(_Tool, ABC):

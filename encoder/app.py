@@ -14,7 +14,9 @@ PROGRAM = "icm-enc"
 
 
 def _span(values: list[int]) -> str:
-    return f"{min(values)}..{max(values)}" if values else "none"
+    if not values:
+        return "none"
+    return f"{min(values)}..{max(values)}" if len(values) > 1 else str(values[0])
 
 
 def _per_tool(pairs: list[tuple[str, object]]) -> str | None:

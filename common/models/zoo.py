@@ -152,7 +152,7 @@ class ModelSet:
 
 def _span(values) -> str:
     values = sorted(values)
-    if values and values == list(range(values[0], values[-1] + 1)):
+    if len(values) > 1 and values == list(range(values[0], values[-1] + 1)):
         return f"{values[0]}..{values[-1]}"
     return ", ".join(map(str, values))
 

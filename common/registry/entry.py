@@ -110,11 +110,20 @@ class ToolEntry:
         return {s.name for s in self.all_settings()}
 
     def rate_values(self, family: str | None = None) -> list[int]:
-        """The rate points offered: every QP of the range, or the qualities with weights of ``family``."""
+        """The rate points offered: every value of the range, or, when the quality picks the model, the
+        qualities with weights of ``family``."""
         values = range(self.rate.minimum, self.rate.maximum + 1)
-        if self.models is None:
+        if self.models is None or self.rate.name != "quality":
             return list(values)
         return [q for q in self.models.available(family) if q in values]
+
+    def model_choice(self, config) -> tuple[str, int]:
+        """(family, quality) of the model that ``config`` asks for: the quality is the rate point when the
+        rate is the quality; a tool whose rate is the QP (e.g. a QP-adaptive network before an inner codec)
+        uses its model set's first quality."""
+        settings = self.resolve(config)
+        quality = settings["quality"] if self.rate.name == "quality" else self.models.qualities[0]
+        return self.models.family(settings["model"]).name, quality
 
     def value(self, config, name: str):
         """The value ``config`` gives setting ``name`` (None: unset)."""
@@ -143,7 +152,7 @@ class ToolEntry:
         for setting in self.all_settings():
             setting.check(self.value(config, setting.name), self.name)
         if self.models is not None:
-            self.models.check_quality(self.value(config, "model"), self.resolve(config)["quality"])
+            self.models.check_quality(*self.model_choice(config))
 
     def summary_line(self, config) -> str:
         values = {"tool": self.name, "inner": getattr(config, "inner", None), **self.resolve(config)}

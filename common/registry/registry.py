@@ -115,10 +115,10 @@ class ToolRegistry:
 
 def _check_entry(entry: ToolEntry) -> None:
     if entry.models is not None:
-        if entry.rate.name != "quality" or entry.models.tool != entry.name:
-            raise ConfigError(f"tool '{entry.name}': a learned tool's rate point is its quality, and its model "
-                              f"set carries its name")
-        if not set(range(entry.rate.minimum, entry.rate.maximum + 1)) <= set(entry.models.qualities):
+        if entry.models.tool != entry.name:
+            raise ConfigError(f"tool '{entry.name}': its model set carries another name ({entry.models.tool})")
+        if entry.rate.name == "quality" and not set(range(entry.rate.minimum, entry.rate.maximum + 1)) <= set(
+                entry.models.qualities):
             raise ConfigError(f"tool '{entry.name}': qualities {entry.rate.minimum}..{entry.rate.maximum} "
                               f"outside its model set's")
     names = [s.name for s in entry.all_settings()]
