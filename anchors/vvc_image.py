@@ -68,11 +68,18 @@ class VvcImageEncoder(ToolEncoder):
                 values.update(ps_task_network_id=TASK_NETWORK_IDS[config.task_network],
                               ps_task_input_width=size[0], ps_task_input_height=size[1])
             picture = resize_rgb(rgb, size[0], size[1], filter="bicubic")
+        picture, extra = self.transform(picture, config)
+        values.update(extra)
         planes = rgb_to_yuv420(picture, bit_depth=10, matrix=config.colour_matrix, full_range=config.full_range)
         payload = encoder_codec(config.inner).encode(YuvPlanes(*planes), config.qp)
         bitstream = Bitstream(new_parameter_set(self.tool_id, width, height, **values))
         bitstream.add_payload(payload, payload_type=1)
         return ToolEncoding(bitstream)
+
+    def transform(self, picture: np.ndarray, config: EncoderConfig) -> tuple[np.ndarray, dict]:
+        """The picture to code (at the coded size, after any resampling) and parameter-set values to add:
+        the identity here; a tool that preprocesses the picture before VVC (``npp-vvc``) overrides it."""
+        return picture, {}
 
 
 class VvcImageDecoder(ToolDecoder):

@@ -102,6 +102,9 @@ def _params() -> list[click.Parameter]:
                      help="Device for neural networks: cpu or cuda."),
         IcmOption(["-c", "--config", "config_path"], default=None, help="YAML file with encoder settings."),
         IcmOption(["--trace"], default=None, help="Write every syntax element to this file ('-': stdout)."),
+        IcmOption(["--annexb", "annexb_path"], default=None,
+                  help="Also write the bare inner-codec bitstream (e.g. a .266 VVC stream) to this file: tools "
+                       "whose stream has one inner-codec picture payload (vvc-image, npp-vvc)."),
     ]
 
 
@@ -120,7 +123,7 @@ def _check_options_fit(tool: str, given: dict) -> None:
 @click.command(PROGRAM, cls=IcmCommand, extra_params=_params, context_settings={"help_option_names": ["-h", "--help"]})
 @guarded(PROGRAM)
 def main(input_path, output_path, tool, preset, inner_codec, vtm_encoder, vtm_cfg, task_network, task_input_size,
-         device, config_path, trace, qp=None, quality=None, **settings):
+         device, config_path, trace, annexb_path=None, qp=None, quality=None, **settings):
     """Encode INPUT into an ICM bitstream OUTPUT and print its size."""
     from .pipeline import encode_file
 
@@ -141,6 +144,24 @@ def main(input_path, output_path, tool, preset, inner_codec, vtm_encoder, vtm_cf
     click.echo(f"  wrote {output_path}: {len(result.data)} bytes = {result.bits} bits, "
                f"{result.bpp:.4f} bpp, encode {result.encode_seconds:.2f} s")
     click.echo(f"  decoded-output MD5 {result.decoded.md5().hex()}")
+    if annexb_path is not None:
+        write_inner_payload(result.data, annexb_path)
+        click.echo(f"  wrote {annexb_path}: the inner-codec bitstream")
+
+
+def write_inner_payload(data: bytes, path: str) -> None:
+    """Write the one inner-codec picture payload of the ICM stream ``data`` (``--annexb``); a ConfigError
+    for a stream without exactly one (e.g. a learned feature codec, or several feature pictures)."""
+    from ..common.bitstream import parse
+    from ..common.fileio import write_bytes_atomically
+    from ..common.syntax.structures import CHROMA_FORMATS
+
+    bitstream = parse(data)
+    ps = bitstream.parameter_set
+    inner = [unit["pl_data"] for unit in bitstream.payloads if unit["pl_type"] == 1]
+    if len(inner) != 1 or ps["ps_inner_codec_id"] == 0 or CHROMA_FORMATS.get(ps["ps_chroma_format_idc"]) == "4:0:0":
+        raise ConfigError(f"--annexb: a {bitstream.tool} stream has no single inner-codec picture payload")
+    write_bytes_atomically(path, inner[0])
 
 
 if __name__ == "__main__":

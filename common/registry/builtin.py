@@ -62,4 +62,20 @@ MFC = ToolEntry(
     groups=True,
 )
 
-BUILTIN_TOOLS = (VVC_IMAGE, VVC_FEATURE, MFC)
+NPP_VVC = ToolEntry(
+    name="npp-vvc",
+    encoder="icm.encoder.npp_vvc:NppVvcEncoder",
+    decoder="icm.anchors.vvc_image:VvcImageDecoder",  # exactly vvc-image's decoding: no weights needed
+    rate=QP,
+    summary=INNER_SUMMARY + ", preprocessor {model}",
+    description="neural preprocessor (QP-adaptive) before the VVC image anchor; any VVC decoder decodes it",
+    settings=VVC_IMAGE.settings,
+    models=ModelSet(
+        tool="npp-vvc",
+        families=(ModelFamily("npp", 0, "npp.npz", "the QP-adaptive preprocessor (one file for every QP)"),),
+        loader="icm.encoder.npp_vvc:load_runtime",
+        qualities=(1,),
+    ),
+)
+
+BUILTIN_TOOLS = (VVC_IMAGE, VVC_FEATURE, MFC, NPP_VVC)

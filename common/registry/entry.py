@@ -152,7 +152,10 @@ class ToolEntry:
         for setting in self.all_settings():
             setting.check(self.value(config, setting.name), self.name)
         if self.models is not None:
-            self.models.check_quality(*self.model_choice(config))
+            if self.rate.name == "quality":
+                self.models.check_quality(*self.model_choice(config))
+            else:  # a tool whose rate is the QP has one model: its missing weights are a ResourceError
+                self.models.find_file(*self.model_choice(config))
 
     def summary_line(self, config) -> str:
         values = {"tool": self.name, "inner": getattr(config, "inner", None), **self.resolve(config)}
