@@ -44,6 +44,7 @@ class EncoderConfig:
 class DecoderConfig:
     device: str = "cpu"
     max_groups: int | None = None  # decode only the first k channel groups (rate-scalable streams)
+    task_network: str | None = None  # image tools: the task network the decoded picture is for (tool-defined)
     inner: InnerCodecConfig = field(default_factory=InnerCodecConfig)
 
 

@@ -47,6 +47,10 @@ def _params() -> list[click.Parameter]:
         IcmOption(["--max-groups"], type=click.IntRange(min=0), default=None,
                   help=option_help("Decode only the first K channel groups of each coded tensor: a partial "
                                    "decode, not hash-checked", grouped)),
+        IcmOption(["--task-network"], default=None,
+                  help="Image tools: the task network the decoded picture is for (the tool decides what it does, "
+                       "e.g. a decoder-side adapter); with --detections, the detector run on the picture "
+                       "(default yolo-fastest-1.1-xl)."),
         IcmOption(["--device"], default=None, show_default=defaults.device,
                   help="Device for neural networks: cpu or cuda."),
         IcmOption(["-c", "--config", "config_path"], default=None, help="YAML file with decoder settings."),
@@ -57,12 +61,12 @@ def _params() -> list[click.Parameter]:
 @version_option(PROGRAM)
 @click.command(PROGRAM, cls=IcmCommand, extra_params=_params, context_settings={"help_option_names": ["-h", "--help"]})
 @guarded(PROGRAM)
-def main(input_path, output_path, detections_path, image_id, inner_decoder, vtm_decoder, max_groups, device,
-         config_path, trace):
+def main(input_path, output_path, detections_path, image_id, inner_decoder, vtm_decoder, max_groups, task_network,
+         device, config_path, trace):
     """Decode INPUT, verify the decoded-output hash, and write the decoded output."""
     from .pipeline import decode_bytes, read_bitstream_file
 
-    config = load_config(DecoderConfig, config_path, device=device, max_groups=max_groups,
+    config = load_config(DecoderConfig, config_path, device=device, max_groups=max_groups, task_network=task_network,
                          inner_decoder=inner_decoder, inner_vtm_decoder=vtm_decoder)
     data = read_bitstream_file(input_path)
     tracer, handle = open_trace(trace)
@@ -87,9 +91,19 @@ def main(input_path, output_path, detections_path, image_id, inner_decoder, vtm_
         from ..common.fileio import write_json_atomically
         from .detections import detect_from_features
 
-        detections = detect_from_features(result, config)
+        if result.output.picture is not None:  # an image tool: the detector on the decoded picture
+            detections = detect_on_picture(result.output.picture, config)
+        else:
+            detections = detect_from_features(result, config)
         write_json_atomically(detections_path, detections.to_coco_results(image_id))
         click.echo(f"  wrote {detections_path}: {len(detections)} detections")
+
+
+def detect_on_picture(picture, config: DecoderConfig):
+    """The detector ``config.task_network`` (default: the XL one) run on a decoded picture."""
+    from ..common.tasknet.registry import load_task_network
+
+    return load_task_network(config.task_network or "yolo-fastest-1.1-xl", device=config.device).detect(picture)
 
 
 if __name__ == "__main__":

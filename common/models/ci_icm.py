@@ -549,6 +549,13 @@ class CiIcmRuntime:
         return self.synthesise(self.decode_latent(z_bytes, streams, quality, height, width), task_network)
 
 
+def load_runtime(path, device: torch.device | str = "cpu") -> CiIcmRuntime:
+    """The model zoo's loader of ``ci-icm`` weights files (``.npz``, read with ``allow_pickle=False``)."""
+    from .zoo import read_npz
+
+    return CiIcmRuntime(read_npz(path), device)
+
+
 __all__ = ["CiIcmConfig", "CiIcmModel", "NOMINAL_PIXELS", "TASK_NETWORKS", "adapter_key", "analysis_spec",
            "hyper_analysis_spec", "hyper_synthesis_spec", "param_spec", "synthesis_spec", "adapter_spec",
-           "graph_macs", "complexity", "export_runtime", "CiIcmRuntime", "FORMAT", "decoder_graph_names"]
+           "graph_macs", "complexity", "export_runtime", "CiIcmRuntime", "FORMAT", "decoder_graph_names", "load_runtime"]

@@ -78,4 +78,34 @@ NPP_VVC = ToolEntry(
     ),
 )
 
-BUILTIN_TOOLS = (VVC_IMAGE, VVC_FEATURE, MFC, NPP_VVC)
+
+class OneFileModelSet(ModelSet):
+    """A model set whose family serves every quality from one file: without that file the tool's weights are
+    missing (a ResourceError naming the file, exit status 7), rather than the quality not being offered."""
+
+    def check_quality(self, family, quality) -> None:
+        self.model_id(family, quality)
+        if not self.available(family):
+            self.find_file(family, quality)
+        super().check_quality(family, quality)
+
+
+CI_ICM = ToolEntry(
+    name="ci-icm",
+    encoder="icm.encoder.ci_icm:CiIcmEncoder",
+    decoder="icm.decoder.ci_icm:CiIcmDecoder",
+    rate=RateParameter("quality", default=3, minimum=1, maximum=6,
+                       help="Rate point of a learned tool (its model's quality); higher = more bits."),
+    summary="{tool} model {model} quality {quality}",
+    description="learned image codec for machines at the task network's input size, with importance-ordered "
+                "channel groups and task-specific decoder adapters",
+    models=OneFileModelSet(
+        tool="ci-icm",
+        families=(ModelFamily("ci-icm", 0, "ci-icm.npz", "the main model (one file for every quality)"),),
+        loader="icm.common.models.ci_icm:load_runtime",
+        qualities=tuple(range(1, 7)),
+    ),
+    groups=True,
+)
+
+BUILTIN_TOOLS = (VVC_IMAGE, VVC_FEATURE, MFC, NPP_VVC, CI_ICM)

@@ -1,0 +1,259 @@
+"""The ci-icm tool end to end with a tiny model exported from a few training steps into a temporary weights
+folder (``ICM_CI_ICM_WEIGHTS``): round trip with the decoded-output hash, 1 vs 2 threads, partial decoding
+(--max-groups), the task networks' adapters, missing weights, the command lines and mutated streams."""
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from fuzzing import mutate
+from icm.common.bitstream import parse, serialize
+from icm.common.config import DecoderConfig, EncoderConfig
+from icm.common.errors import BitstreamError, ConfigError, IcmError, ResourceError
+from icm.common.image_io import read_image
+from icm.common.models import zoo
+from icm.common.models.ci_icm import CiIcmModel, export_runtime
+from icm.common.registry import ToolInstances, default_registry
+from icm.common.threads import torch_threads
+from icm.decoder.pipeline import decode_bytes
+from icm.encoder.pipeline import encode_picture
+from test_ci_icm_model import pictures, tiny_config
+
+ENTRY = default_registry().get("ci-icm")
+WEIGHTS_ENV = ENTRY.models.env
+GROUPS = (2, 2, 4, 8)
+FUZZ_MUTATIONS = 1000
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run fastest on one thread (two threads on a busy machine are ten times slower)."""
+    with torch_threads(1):
+        yield
+
+
+def tool_config():
+    """Smaller than the model tests' tiny configuration: the exact decode of 320 x 320 stays ~0.1 s."""
+    return tiny_config(synthesis_widths=(8, 8, 4, 4), analysis_widths=(4, 8, 8), hyper_width=8, param_width=4,
+                       adapter_width=4)
+
+
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory):
+    with torch_threads(1):
+        torch.manual_seed(11)
+        model = CiIcmModel(tool_config())
+        opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+        x = pictures(2, seed=12)
+        for _ in range(3):
+            out = model(x, torch.tensor([0, 2]))
+            loss = out["bits"].mean() / 4096 + 50 * (out["x_hat"] - x).square().mean()
+            loss = loss + sum(p.loss() for p in model.priors)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        with torch.no_grad():  # give the adapters a correction (an untrained adapter is the identity)
+            for adapter in model.adapters.values():
+                adapter.convs[-1].weight.normal_(0, 0.05)
+        folder = tmp_path_factory.mktemp("ci-icm") / "weights"
+        folder.mkdir()
+        np.savez(folder / "ci-icm.npz", **export_runtime(model, extra={"steps": 3}))
+    return folder
+
+
+@pytest.fixture
+def tiny(tiny_weights, monkeypatch):
+    monkeypatch.setenv(WEIGHTS_ENV, str(tiny_weights))
+    return tiny_weights
+
+
+@pytest.fixture(scope="module")
+def photo(shared):
+    return read_image(sorted((shared / "data" / "coco-val-dev" / "images").glob("*.jpg"))[0])
+
+
+@pytest.fixture(scope="module")
+def encoded_q2(tiny_weights, photo):
+    mp = pytest.MonkeyPatch()
+    mp.setenv(WEIGHTS_ENV, str(tiny_weights))
+    try:
+        with torch_threads(1):
+            return encode_picture(photo, EncoderConfig(tool="ci-icm", quality=2))
+    finally:
+        mp.undo()
+
+
+def decode_with_threads(data, threads, **options):
+    with torch_threads(threads):
+        return decode_bytes(data, DecoderConfig(**options))
+
+
+def test_round_trip_hash_and_threads(tiny, photo, encoded_q2):
+    bitstream = parse(encoded_q2.data)
+    ps = bitstream.parameter_set
+    assert bitstream.tool == "ci-icm" and ps["ps_tool_id"] == ENTRY.tool_id and ps["ps_model_id"] == 2
+    assert ps["ps_model_hash"] == hashlib.sha256((tiny / "ci-icm.npz").read_bytes()).digest()[:16]
+    height, width = photo.shape[:2]
+    assert (ps["ps_picture_width"], ps["ps_picture_height"]) == (width, height)
+    assert ps["ps_resampling_flag"] == 1 and (ps["ps_coded_width"], ps["ps_coded_height"]) == (320, 320)
+    assert (ps["ps_task_input_width"], ps["ps_task_input_height"]) == (320, 320)
+    assert bitstream.feature_header is None and len(bitstream.channel_group_headers) == 1
+    cg = bitstream.channel_group_headers[0]
+    assert [g["cg_group_size"] for g in cg["groups"]] == list(GROUPS)
+    gains = [g["cg_scale"] for g in cg["groups"]]
+    assert cg["cg_channel_order_flag"] == 0 and cg["cg_offset_flag"] == 0 and min(gains) > 0
+    assert sorted(u["pl_group_idx"] for u in bitstream.payloads) == list(range(len(GROUPS) + 1))
+    assert bitstream.payloads[0]["pl_group_idx"] == len(GROUPS)  # the hyper latent first
+    one = decode_with_threads(encoded_q2.data, 1)
+    two = decode_with_threads(encoded_q2.data, 2)
+    assert one.hash_hex == two.hash_hex == encoded_q2.decoded.md5().hex() == bitstream.output_hash["dh_hash"].hex()
+    assert one.output.picture.shape == photo.shape and one.output.picture.dtype == np.uint8
+    # another quality: other gains in the header, another stream
+    other = encode_picture(photo, EncoderConfig(tool="ci-icm", quality=3))
+    assert [g["cg_scale"] for g in parse(other.data).channel_group_headers[0]["groups"]] != gains
+    assert decode_bytes(other.data, DecoderConfig()).hash_hex == other.decoded.md5().hex()
+
+
+def test_partial_decoding(tiny, encoded_q2):
+    full = decode_bytes(encoded_q2.data, DecoderConfig())
+    for k in range(len(GROUPS)):
+        part = decode_bytes(encoded_q2.data, DecoderConfig(max_groups=k))
+        assert part.output.partial and part.hash_hex is None
+        assert part.output.md5() != full.output.md5()
+    same = decode_bytes(encoded_q2.data, DecoderConfig(max_groups=len(GROUPS) + 2))
+    assert not same.output.partial and same.hash_hex == full.hash_hex
+    # a partial decode reads only the first groups: the later payloads may be missing
+    bitstream = parse(encoded_q2.data)
+    bitstream.payloads = [u for u in bitstream.payloads if u["pl_group_idx"] in (0, len(GROUPS))]
+    part = decode_bytes(serialize(bitstream), DecoderConfig(max_groups=1))
+    assert part.output.md5() == decode_bytes(encoded_q2.data, DecoderConfig(max_groups=1)).output.md5()
+
+
+def test_adapters(tiny, encoded_q2):
+    plain = decode_bytes(encoded_q2.data, DecoderConfig())
+    adapted = decode_bytes(encoded_q2.data, DecoderConfig(task_network="yolo-fastest-1.1"))
+    xl = decode_bytes(encoded_q2.data, DecoderConfig(task_network="yolo-fastest-1.1-xl"))
+    assert plain.hash_hex is not None and not plain.output.partial
+    assert adapted.output.picture.shape == plain.output.picture.shape
+    assert (adapted.output.picture != plain.output.picture).any()
+    assert adapted.output.md5() != xl.output.md5()
+    with pytest.raises(ConfigError, match="no adapter"):
+        decode_bytes(encoded_q2.data, DecoderConfig(task_network="unknown-net"))
+    # the plain picture's hash is still checked when an adapter is applied
+    bitstream = parse(encoded_q2.data)
+    bitstream.output_hash["dh_hash"] = bytes(16)
+    with pytest.raises(IcmError, match="hash"):
+        decode_bytes(serialize(bitstream), DecoderConfig(task_network="yolo-fastest-1.1"))
+
+
+def test_missing_weights(photo, encoded_q2, tmp_path, monkeypatch):
+    monkeypatch.setenv(WEIGHTS_ENV, str(tmp_path))
+    monkeypatch.setattr(zoo, "WEIGHTS_DIR", tmp_path)
+    assert ENTRY.rate_values() == []
+    with pytest.raises(ResourceError, match="ci-icm model weights ci-icm.npz not found"):
+        encode_picture(photo, EncoderConfig(tool="ci-icm", quality=2))
+    with pytest.raises(ResourceError, match="ci-icm.npz not found"):
+        decode_bytes(encoded_q2.data, DecoderConfig())
+
+
+def test_stream_checks(tiny, photo, encoded_q2):
+    bitstream = parse(encoded_q2.data)
+    bitstream.parameter_set["ps_model_hash"] = bytes(16)
+    with pytest.raises(ResourceError, match="hash"):
+        decode_bytes(serialize(bitstream), DecoderConfig())
+    bitstream = parse(encoded_q2.data)
+    bitstream.channel_group_headers[0]["groups"][1]["cg_scale"] *= 2
+    with pytest.raises(BitstreamError, match="gains"):
+        decode_bytes(serialize(bitstream), DecoderConfig())
+    bitstream = parse(encoded_q2.data)
+    bitstream.parameter_set["ps_coded_width"] = 256
+    with pytest.raises(BitstreamError, match="320x320"):
+        decode_bytes(serialize(bitstream), DecoderConfig())
+    bitstream = parse(encoded_q2.data)
+    bitstream.payloads = [u for u in bitstream.payloads if u["pl_group_idx"] != 1]
+    with pytest.raises(BitstreamError, match="missing payload"):
+        decode_bytes(serialize(bitstream), DecoderConfig())
+    with pytest.raises(ConfigError, match="qualities 1..3"):
+        encode_picture(photo, EncoderConfig(tool="ci-icm", quality=5))
+    with pytest.raises(ConfigError):
+        encode_picture(photo, EncoderConfig(tool="ci-icm", quality=7))
+
+
+def test_tool_instances_share_the_model(tiny, photo):
+    tools = ToolInstances()
+    encode_picture(photo, EncoderConfig(tool="ci-icm", quality=1), tools=tools)
+    assert tools.decoder(ENTRY.tool_id).models is tools.encoder("ci-icm").models
+    assert len(tools.encoder("ci-icm").models) == 1
+
+
+def test_command_lines(tiny, shared, tmp_path, monkeypatch):
+    from icm.decoder import app as dec_app
+    from icm.encoder.app import main as enc_main
+
+    image = sorted((shared / "data" / "coco-val-dev" / "images").glob("*.jpg"))[1]
+    stream = tmp_path / "a.icm"
+    runner = CliRunner()
+    result = runner.invoke(enc_main, ["-i", str(image), "-o", str(stream), "--tool", "ci-icm", "--quality", "1"])
+    assert result.exit_code == 0, result.output
+    assert "ci-icm model ci-icm quality 1" in result.output
+    result = runner.invoke(dec_app.main, ["-i", str(stream), "-o", str(tmp_path / "p.png")])
+    assert result.exit_code == 0 and "matches the stream" in result.output, result.output
+    result = runner.invoke(dec_app.main, ["-i", str(stream), "--max-groups", "1"])
+    assert result.exit_code == 0 and "hash not checked (partial decode)" in result.output, result.output
+    seen = []  # the detector named by --task-network runs on the adapted picture (no real detector here)
+
+    class Detections(list):
+        def to_coco_results(self, image_id):
+            return []
+
+    monkeypatch.setattr(dec_app, "detect_on_picture", lambda picture, config: seen.append(
+        (picture.shape, config.task_network)) or Detections())
+    result = runner.invoke(dec_app.main, ["-i", str(stream), "--task-network", "yolo-fastest-1.1",
+                                          "--detections", str(tmp_path / "d.json")])
+    assert result.exit_code == 0, result.output
+    assert seen == [(read_image(image).shape, "yolo-fastest-1.1")]
+    monkeypatch.setenv(WEIGHTS_ENV, str(tmp_path))
+    monkeypatch.setattr(zoo, "WEIGHTS_DIR", tmp_path)
+    result = runner.invoke(enc_main, ["-i", str(image), "-o", str(tmp_path / "b.icm"), "--tool", "ci-icm"])
+    assert result.exit_code == 7 and "ci-icm.npz not found" in result.output, result.output
+    assert len([line for line in result.output.splitlines() if line.strip()]) == 1
+    result = runner.invoke(dec_app.main, ["-i", str(stream)])
+    assert result.exit_code == 7 and "ci-icm.npz not found" in result.output, result.output
+
+
+def test_mutated_streams_decode_or_fail_cleanly(tiny, encoded_q2):
+    tools = ToolInstances()
+    rng = random.Random("fuzz-ci-icm")
+    outcomes = {"decoded": 0}
+    start = time.perf_counter()
+    for _ in range(FUZZ_MUTATIONS):
+        mutated = mutate(encoded_q2.data, rng)
+        try:
+            result = decode_bytes(mutated, DecoderConfig(), tools=tools)
+        except IcmError as exc:
+            outcomes[type(exc).__name__] = outcomes.get(type(exc).__name__, 0) + 1
+        else:
+            assert result.hash_hex is not None  # a decode that did not fail matched the stream's hash
+            outcomes["decoded"] += 1
+    assert sum(outcomes.values()) == FUZZ_MUTATIONS
+    assert outcomes.get("BitstreamError", 0) + outcomes.get("LevelLimitError", 0) > 0
+    assert time.perf_counter() - start < 60, outcomes
+    print(f"{FUZZ_MUTATIONS} mutated ci-icm streams in {time.perf_counter() - start:.1f} s: {outcomes}")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here: CPU against CUDA not checked")
+def test_cuda_decode_is_bit_identical_to_cpu(tiny, photo, encoded_q2):
+    cpu = decode_bytes(encoded_q2.data, DecoderConfig(device="cpu"))
+    cuda = decode_bytes(encoded_q2.data, DecoderConfig(device="cuda"))
+    assert cpu.hash_hex == cuda.hash_hex == encoded_q2.decoded.md5().hex()
+    adapted = [decode_bytes(encoded_q2.data, DecoderConfig(device=d, task_network="yolo-fastest-1.1")).output.md5()
+               for d in ("cpu", "cuda")]
+    assert adapted[0] == adapted[1]
+    on_cuda = encode_picture(photo, EncoderConfig(tool="ci-icm", quality=2, device="cuda"))
+    assert decode_bytes(on_cuda.data, DecoderConfig(device="cpu")).hash_hex == on_cuda.decoded.md5().hex()
