@@ -1,21 +1,76 @@
-"""Shipped conformance bitstreams decode to their recorded outputs (no shared data needed)."""
-import re
-from pathlib import Path
+"""The conformance suite (tests/data/conformance): every entry of its manifest decodes to its recorded MD5 (or is
+refused as recorded), the manifest and README describe the streams as they are, and the streams written through
+the syntax declaration are rebuilt byte for byte from their sources (no shared data needed)."""
+import hashlib
 
 import pytest
 
 from icm.common.config import DecoderConfig
+from icm.common.errors import IcmError
+from icm.common.registry import ToolInstances
+from icm.ctc_scripts.conformance import coverage, manifest as M
+from icm.ctc_scripts.conformance.build import write
+from icm.ctc_scripts.conformance.make_conformance import coverage_rows
+from icm.ctc_scripts.conformance.suite import Written, entries
 from icm.decoder.pipeline import decode_bytes
 
-FOLDER = Path(__file__).parent / "data" / "conformance"
-TABLE = re.findall(r"^\| `([^`]+\.icm)` \|.*\| `([0-9a-f]{32})` \|$", (FOLDER / "README.md").read_text(), re.M)
+FOLDER = M.FOLDER
+MANIFEST = M.load(FOLDER)
+ENTRIES = MANIFEST["entries"]
 
 
-def test_table_lists_every_stream():
-    assert sorted(name for name, _ in TABLE) == sorted(p.name for p in FOLDER.glob("*.icm"))
+@pytest.fixture(scope="module")
+def tools():
+    return ToolInstances()
 
 
-@pytest.mark.parametrize("name,md5", TABLE)
-def test_conformance_stream(name, md5):
-    result = decode_bytes((FOLDER / name).read_bytes(), DecoderConfig())
-    assert result.hash_hex == md5
+def test_manifest_lists_every_stream_with_its_size_and_checksum():
+    assert {e["stream"] for e in ENTRIES} == {p.name for p in FOLDER.glob("*.icm")}
+    for entry in ENTRIES:
+        data = (FOLDER / entry["stream"]).read_bytes()
+        assert (len(data), hashlib.sha256(data).hexdigest()) == (entry["bytes"], entry["sha256"]), entry["name"]
+
+
+def test_manifest_and_suite_declare_the_same_entries():
+    assert [e["name"] for e in ENTRIES] == [e.name for e in entries()]
+    assert len({e["name"] for e in ENTRIES}) == len(ENTRIES)
+
+
+def test_exercised_elements_are_those_of_the_streams():
+    for entry in ENTRIES:
+        assert entry["exercises"] == coverage.exercised((FOLDER / entry["stream"]).read_bytes()), entry["name"]
+
+
+def test_readme_is_generated_from_the_manifest():
+    streams = [(e["name"], (FOLDER / e["stream"]).read_bytes()) for e in ENTRIES if e["decode"]["max_groups"] is None]
+    assert (FOLDER / "README.md").read_text() == M.readme(MANIFEST, coverage_rows(streams))
+
+
+def test_suite_stays_small():
+    assert sum(p.stat().st_size for p in FOLDER.iterdir()) < 300_000
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=[e["name"] for e in ENTRIES])
+def test_entry_decodes_as_recorded(entry, tools):
+    data = (FOLDER / entry["stream"]).read_bytes()
+    expect, max_groups = entry["expect"], entry["decode"]["max_groups"]
+    if expect["outcome"] == "reject":
+        with pytest.raises(IcmError) as error:
+            decode_bytes(data, DecoderConfig(max_groups=max_groups), tools=tools)
+        assert error.value.exit_code == expect["exit_status"] and "\n" not in str(error.value)
+        return
+    result = decode_bytes(data, DecoderConfig(max_groups=max_groups), tools=tools)
+    assert result.output.md5().hex() == expect["md5"]
+    assert result.hash_hex == (expect["md5"] if max_groups is None else None)  # a partial decode is not checked
+    assert {0: "picture", 1: "features"}[result.output.output_type] == expect["output"]
+    assert result.output.feature_names == expect.get("arrays", [])
+
+
+WRITTEN = [e for e in entries() if isinstance(e, Written)]
+
+
+@pytest.mark.parametrize("entry", WRITTEN, ids=[e.name for e in WRITTEN])
+def test_written_stream_is_rebuilt_from_its_source(entry, tools):
+    source = next(e for e in ENTRIES if e["name"] == entry.source)
+    rebuilt = write(entry, (FOLDER / source["stream"]).read_bytes(), tools)
+    assert rebuilt == (FOLDER / entry.stream).read_bytes()

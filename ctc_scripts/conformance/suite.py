@@ -1,0 +1,187 @@
+"""The content of the conformance suite: one entry per test case, in the order they are made.
+
+* :class:`Encoded`: a stream made by the encoder (``icm-enc``'s pipeline) from a picture with given settings.
+  ``learned``: the encoder runs a float network (task network part 1, a learned analysis), so another CPU may
+  not re-encode it byte for byte; the generator keeps such a stream as it is unless asked to rewrite it.
+* :class:`Written`: a stream built from another entry's units through the syntax declaration's writer
+  (``rewrites.py``): content no encoder writes. ``reject``: the exit status with which ``icm-dec`` refuses it
+  (a stream that every decoder must refuse); otherwise it decodes, and its hash unit holds its output's MD5.
+* :class:`Partial`: another entry's stream decoded with ``--max-groups K``, with the MD5 of that output.
+
+Adding a tool's streams is one entry each, e.g. for a learned image codec::
+
+    Encoded("ci_icm_q3", Picture(KODIM23, (128, 96)), EncoderConfig(tool="ci-icm", quality=3), learned=True,
+            description="..."),
+    Partial("ci_icm_q3_groups2", "ci_icm_q3", 2, "..."),
+
+and removing the tool from :data:`PENDING_TOOLS`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ...common.config import EncoderConfig, InnerCodecConfig
+from ...common.syntax import structures as S
+from . import rewrites as R
+from .pictures import COCO_139, KODIM23, Picture
+
+# Tools of the syntax's TOOLS table that have no stream yet (being built): their ps_tool_id values are the only
+# values the coverage test lets the suite miss. Remove a tool when its first stream is added.
+PENDING_TOOLS = ("ci-icm", "npp-vvc")
+
+FASTER = InnerCodecConfig(preset="faster")
+
+
+@dataclass(frozen=True)
+class Encoded:
+    name: str
+    picture: Picture
+    config: EncoderConfig
+    description: str
+    learned: bool = False
+
+    @property
+    def stream(self) -> str:
+        return self.name + ".icm"
+
+
+@dataclass(frozen=True)
+class Written:
+    name: str
+    source: str  # the entry whose stream's units are rewritten
+    rewrite: R.Rewrite
+    description: str
+    reject: int | None = None  # icm-dec's exit status for a stream that decoders must refuse
+    relax: frozenset = field(default_factory=frozenset)  # elements written beyond their ranges (reject streams)
+
+    @property
+    def stream(self) -> str:
+        return self.name + ".icm"
+
+
+@dataclass(frozen=True)
+class Partial:
+    name: str
+    source: str  # the entry whose stream is decoded
+    max_groups: int
+    description: str
+
+
+def _vvc(qp: int, **settings) -> EncoderConfig:
+    return EncoderConfig(tool="vvc-image", qp=qp, inner=FASTER, **settings)
+
+
+def _mfc(quality: int, model: str | None = None) -> EncoderConfig:
+    return EncoderConfig(tool="mfc", quality=quality, model=model)
+
+
+ENTRIES = (
+    # --- vvc-image: the picture, colour matrices and ranges, sizes, resampling -----------------------------------
+    Encoded("vvc_image_qp32_128x96", Picture(KODIM23, (128, 96)), _vvc(32),
+            "QP 32, BT.601 limited range (the encoder's defaults)"),
+    Encoded("vvc_image_resampled_0.5_qp27", Picture(KODIM23, (128, 96)), _vvc(27, resample="0.5"),
+            "coded at 64x48 (scale 0.5), QP 27, restored to 128x96 by the bicubic filter"),
+    Encoded("vvc_image_1x1", Picture(KODIM23, (1, 1)), _vvc(37),
+            "the smallest picture, 1x1 (a 32x32 VVC picture, chroma of 1x1)"),
+    Encoded("vvc_image_33x17_bt601_full", Picture(KODIM23, (33, 17)), _vvc(30, full_range=True),
+            "odd width and height (chroma 17x9), BT.601 full range"),
+    Encoded("vvc_image_64x48_bt709_full", Picture(KODIM23, (64, 48)), _vvc(30, colour_matrix="bt709", full_range=True),
+            "BT.709 full range"),
+    Encoded("vvc_image_2000x8_bt709", Picture(size=(2000, 8), seed=8), _vvc(37, colour_matrix="bt709"),
+            "an extreme aspect ratio, 2000x8 (a 2000x32 VVC picture), BT.709 limited range"),
+    Encoded("vvc_image_task_resampled_96x72", Picture(KODIM23, (96, 72)),
+            _vvc(32, resample="task", task_network="yolo-fastest-1.1", task_input_size=64),
+            "resampled to the input size of the task network yolo-fastest-1.1 (ps_task_network_id 2), 64x64, "
+            "restored to 96x72 (two different upscaling ratios)"),
+    Encoded("vvc_image_resampled_down_30x20", Picture(KODIM23, (30, 20)), _vvc(32, resample="45x31"),
+            "coded larger than the picture, at 45x31, restored to 30x20 (the decoder downscales: a widened kernel)"),
+    # --- vvc-feature ----------------------------------------------------------------------------------------------
+    Encoded("vvc_feature_qp37", Picture(COCO_139), EncoderConfig(tool="vvc-feature", qp=37),
+            "split features of yolo-fastest-1.1-xl at 320x320 (48x20x20 and 96x10x10), QP 37", learned=True),
+    Encoded("vvc_feature_yf11_160_qp42", Picture(COCO_139),
+            EncoderConfig(tool="vvc-feature", qp=42, task_network="yolo-fastest-1.1", task_input_size=160),
+            "split features of yolo-fastest-1.1 (ps_task_network_id 2) at 160x160, QP 42", learned=True),
+    # --- mfc: the three coding modes, the model families, channel groups ---------------------------------------
+    Encoded("mfc_q3", Picture(COCO_139), _mfc(3),
+            "model mfc quality 3 (ps_model_id 3): s32 coded in 4 groups (fh_coding_mode 0), s16 predicted "
+            "(fh_coding_mode 1)", learned=True),
+    Encoded("mfc_q5", Picture(COCO_139), _mfc(5),
+            "quality 5: s16 predicted plus a coded residual (fh_coding_mode 2) in 3 groups of its own",
+            learned=True),
+    Encoded("mfc_noxs_q2", Picture(COCO_139), _mfc(2, "noxs"),
+            "model noxs quality 2 (ps_model_id 12): both tensors coded (s16 at half resolution), no prediction",
+            learned=True),
+    Encoded("mfc_nogroup_q4", Picture(COCO_139), _mfc(4, "nogroup"),
+            "model nogroup quality 4 (ps_model_id 24): one channel group of 64 (cg_num_groups 1)", learned=True),
+    Partial("mfc_q3_groups0", "mfc_q3", 0, "partial decode of no group: every group takes its predicted mean"),
+    Partial("mfc_q3_groups2", "mfc_q3", 2, "partial decode of the first 2 of 4 groups"),
+    Partial("mfc_q5_groups1", "mfc_q5", 1, "partial decode of the first group of each coded latent (the "
+                                           "residual's too)"),
+    Partial("mfc_noxs_q2_groups1", "mfc_noxs_q2", 1, "partial decode of the first group of both coded tensors"),
+    # --- written through the declaration: what decoders skip, extremes, other filters ---------------------------
+    Written("vvc_image_reserved_units", "vvc_image_qp32_128x96",
+            R.insert_reserved(("after_ps", 5, 3), ("before_payloads", 15, 0), ("before_hash", 9, 100)),
+            "with reserved units (types 5, 15 and 9, of 3, 0 and 100 bytes) after the "
+            "parameter set, before the payload and before the hash: skipped, same output"),
+    Written("mfc_q3_reserved_units", "mfc_q3",
+            R.insert_reserved(*[(where, t, 2 * t) for where, t in zip(
+                ["after_ps", "before_cg", "before_payloads", "between_payloads", "between_payloads",
+                 "between_payloads", "before_hash", "before_hash", "after_ps", "before_cg", "before_hash"],
+                range(5, 16))]),
+            "with one unit of each reserved type 5..15 (10 to 30 bytes) between its units: skipped, "
+            "same output"),
+    Written("vvc_image_extension_1024", "vvc_image_qp32_128x96",
+            R.chain(R.add_extension("max"), R.set_version_minor(1)),
+            "with 1024 bytes of parameter-set extension data (the level-1.0 maximum) and "
+            "syntax version 2.1: ignored, same output"),
+    Written("mfc_q3_extension_4096_level20", "mfc_q3",
+            R.chain(R.set_parameters(ps_level_idc=20), R.add_extension("max"), R.set_version_minor(255)),
+            "at level 2.0 with 4096 bytes of extension data (the level-2.0 maximum) and syntax version "
+            "2.255: ignored, same output"),
+    Written("vvc_image_informative_extremes", "vvc_image_1x1",
+            R.set_parameters(ps_level_idc=20, ps_bit_depth_minus8=8, ps_qp=-64),
+            "with a 16-bit original (ps_bit_depth_minus8 8), ps_qp -64 and level 2.0: values a "
+            "decoder does not use (D.3.6), same output"),
+    Written("vvc_image_bilinear_up", "vvc_image_resampled_0.5_qp27", R.set_parameters(ps_resampling_filter_idc=1),
+            "restored by the bilinear filter (ps_resampling_filter_idc 1)"),
+    Written("vvc_image_bilinear_down", "vvc_image_resampled_down_30x20",
+            R.set_parameters(ps_resampling_filter_idc=1),
+            "restored by the bilinear filter (downscaling)"),
+    Written("mfc_q3_offsets", "mfc_q3", R.set_offsets(1, [0.5, -0.25, 0.125, -1.0]),
+            "with an offset per channel group of s32 (cg_offset_flag 1: 0.5, -0.25, 0.125, -1.0): "
+            "another output (D.5.5)"),
+    Written("mfc_q3_groups64_level10", "mfc_q3", R.add_group_header(8, "max", 16),
+            "(level 1.0) with a channel-group header for tensor 8 (the largest tensor id) that no "
+            "decoding reads: the level's largest group count, 64 groups of 16 channels (1024, the largest "
+            "channel count), offsets, an explicit channel order; same output"),
+    Written("mfc_q3_groups256_level20", "mfc_q3",
+            R.chain(R.set_parameters(ps_level_idc=20), R.add_group_header(16, "max", 16)),
+            "at level 2.0 with an unread channel-group header for tensor 16: 256 groups of 16 channels "
+            "(4096), offsets, an explicit channel order; same output"),
+    # --- streams that every decoder must refuse ----------------------------------------------------------------
+    Written("reject_vvc_image_chroma_422", "vvc_image_1x1", R.set_parameters(ps_chroma_format_idc=2),
+            "claiming 4:2:2 chroma: vvc-image needs 4:2:0 (D.3.1)", reject=4),
+    Written("reject_vvc_image_chroma_444", "vvc_image_1x1", R.set_parameters(ps_chroma_format_idc=3),
+            "claiming 4:4:4 chroma (D.3.1)", reject=4),
+    Written("reject_mfc_channel_order", "mfc_q3", R.set_channel_order(1, list(range(64))),
+            "with an explicit channel order in the header of its coded tensor: mfc needs "
+            "cg_channel_order_flag 0 (D.5.1)", reject=4),
+    Written("reject_groups65_level10", "mfc_q3", R.add_group_header(8, "max", 1, extra_groups=1),
+            "(level 1.0) with a channel-group header of 65 groups: one beyond the level's max_groups",
+            reject=5, relax=frozenset({"cg_num_groups"})),
+    Written("reject_unit_after_hash", "vvc_image_1x1", R.insert_reserved(("after_hash", 5, 4)),
+            "with a reserved unit after the decoded-output hash (D.2.3)", reject=4),
+)
+
+
+def entries() -> tuple:
+    return ENTRIES
+
+
+def by_name() -> dict:
+    return {entry.name: entry for entry in ENTRIES}
+
+
+def tool_ids_pending() -> set[int]:
+    ids = {name: idx for idx, name in S.TOOLS.items()}
+    return {ids[name] for name in PENDING_TOOLS}
