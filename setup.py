@@ -51,6 +51,7 @@ setup(
             "icm-enc=icm.encoder.app:main",
             "icm-dec=icm.decoder.app:main",
             "icm-ctc=icm.ctc_scripts.ctc.cli:main",
+            "icm-conform=icm.ctc_scripts.conformance.cli:main",
         ]
     },
 )
