@@ -41,6 +41,9 @@ RETRIES = 1  # more attempts of an item after an unexpected exception (IcmErrors
 WORKER_WAIT_S = 60.0  # how long a cluster without workers is waited for
 CONNECT_TIMEOUT_S = 30.0
 WINDOW_PER_THREAD, WINDOW_MIN, WINDOW_REFRESH = 4, 16, 32  # items in flight per worker thread, at least; refresh
+# The workers' statistical profiler samples every thread's stack every 10 ms: about 0.5 s of CPU in an item of 14 s
+# (measured; docs/results.md). Off for the local cluster; DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False on others.
+WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
 PATHS = ("image_path", "record", "bitstream")  # the paths in a work item
 THREADS_ENV = "ICM_CTC_TORCH_THREADS"  # torch threads of a worker process (unset: torch's default, OMP_NUM_THREADS)
 
@@ -59,6 +62,8 @@ def connect(address: str | None, jobs: int, gpu: bool = False):
     """A Client of the cluster at ``address`` (scheduler address or scheduler file), or of a local cluster of
     ``jobs`` worker processes started here (with the ``GPU`` resource each when ``gpu``; stopped on exit)."""
     distributed = require_distributed()
+    import dask
+
     cluster = None
     if address:
         try:
@@ -73,6 +78,9 @@ def connect(address: str | None, jobs: int, gpu: bool = False):
         # for a worker that the cluster restarts.
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if _main_thread() else None
         try:
+            # In this process's configuration, not a context: a nanny hands the current one to a worker that it
+            # restarts.
+            dask.config.set(WORKER_CONFIG)
             cluster = distributed.LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
                                                dashboard_address=None, silence_logs=logging.ERROR,
                                                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # any port
