@@ -558,4 +558,5 @@ def load_runtime(path, device: torch.device | str = "cpu") -> CiIcmRuntime:
 
 __all__ = ["CiIcmConfig", "CiIcmModel", "NOMINAL_PIXELS", "TASK_NETWORKS", "adapter_key", "analysis_spec",
            "hyper_analysis_spec", "hyper_synthesis_spec", "param_spec", "synthesis_spec", "adapter_spec",
-           "graph_macs", "complexity", "export_runtime", "CiIcmRuntime", "FORMAT", "decoder_graph_names", "load_runtime"]
+           "graph_macs", "complexity", "export_runtime", "CiIcmRuntime", "FORMAT", "decoder_graph_names",
+           "load_runtime"]
