@@ -14,7 +14,8 @@ import dataclasses
 
 from ...common.syntax import structures as S
 from ...common.syntax.interpreter import Tracer, read_structure, write_structure
-from ...common.syntax.nodes import REST_OF_UNIT, ByteArray, Element, ForEach, If, Sized, Struct, Switch, WhileMoreData
+from ...common.syntax.nodes import (REST_OF_UNIT, ByteAlignment, ByteArray, Element, ForEach, If, Sized, Struct,
+                                    Switch, WhileMoreData)
 
 RESERVED_UNIT_TYPES = tuple(t for t in range(16) if t not in S.UNIT_TYPES)  # unit_type is u(4)
 RESERVED_BODY = Struct("reserved_unit", "The body of a unit of a reserved type, skipped by decoders.", (
@@ -86,3 +87,41 @@ def index_of(values: dict, unit_type: int, nth: int = 0) -> int:
 
 def parameter_set(values: dict) -> dict:
     return units_of(values, S.UNIT_PARAMETER_SET)[0]
+
+
+# --- raw units: a type and body bytes, any size (the fuzz tests' structure-aware mutations) -----------------------
+
+RAW_UNIT = Struct("raw_unit", "A unit whose body is kept as bytes.", (
+    Element("unit_type", "u(4)", "Kind of unit.", bits=4),
+    Sized(Element("unit_size", "ue(v)", "Number of bytes of the unit body."), (
+        ByteArray("data", REST_OF_UNIT, "The body."),
+    )),
+))
+LYING_UNIT = Struct("lying_unit", "A unit whose size element says what it is given, whatever the body's length.", (
+    Element("unit_type", "u(4)", "Kind of unit.", bits=4),
+    Element("unit_size", "ue(v)", "Any number."),
+    ByteAlignment(),
+    ByteArray("data", REST_OF_UNIT, "The body."),
+))
+RAW_BITSTREAM = dataclasses.replace(S.BITSTREAM, body=S.BITSTREAM.body[:-1] + (
+    WhileMoreData("units", (RAW_UNIT,), limit="max_units"),))
+BODIES = {S.UNIT_PARAMETER_SET: S.PARAMETER_SET, S.UNIT_FEATURE_HEADER: S.FEATURE_HEADER,
+          S.UNIT_CHANNEL_GROUP_HEADER: S.CHANNEL_GROUP_HEADER, S.UNIT_PAYLOAD: S.PAYLOAD,
+          S.UNIT_HASH: S.DECODED_OUTPUT_HASH}
+
+
+def read_raw(data: bytes) -> tuple[bytes, list[tuple[int, bytes]]]:
+    """(the 6 header bytes, [(unit_type, body bytes)]) of a stream whose framing is sound."""
+    values = read_structure(RAW_BITSTREAM, data)
+    return data[:6], [(unit["unit_type"], unit["data"]) for unit in values["units"]]
+
+
+def write_raw(header: bytes, units: list[tuple[int, bytes]], sizes: dict[int, int] | None = None) -> bytes:
+    """The stream of ``header`` and ``units``; ``sizes`` gives some units (by index) another ``unit_size``."""
+    out = bytearray(header)
+    for index, (unit_type, body) in enumerate(units):
+        if sizes and index in sizes:
+            out += write_structure(LYING_UNIT, {"unit_type": unit_type, "unit_size": sizes[index], "data": body})
+        else:
+            out += write_structure(RAW_UNIT, {"unit_type": unit_type, "data": body})
+    return bytes(out)
