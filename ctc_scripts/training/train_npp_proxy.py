@@ -36,9 +36,8 @@ class ProxyRun(TrainingRun):
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--pairs", default="out/npp/pairs", help="the pairs cache of npp_pairs.py")
         parser.add_argument("--channels", type=int, default=64)
-        parser.add_argument("--latent-channels", type=int, default=128)
+        parser.add_argument("--latent-channels", type=int, default=192, help="at most 192 (8x8 blocks, 3 colours)")
         parser.add_argument("--hyper-channels", type=int, default=64)
-        parser.add_argument("--stages", type=int, default=3, help="stride-2 stages: the latent at 1/2**stages")
         parser.add_argument("--w-rate", type=float, default=10.0, help="weight of the log-bits error")
         parser.add_argument("--max-train-chunks", type=int, default=0, help="use the first N chunks (0: all)")
 
@@ -55,7 +54,7 @@ class ProxyRun(TrainingRun):
     def build_model(self) -> ProxyCodec:
         a = self.args
         return ProxyCodec(ProxyConfig(channels=a.channels, latent_channels=a.latent_channels,
-                                      hyper_channels=a.hyper_channels, stages=a.stages))
+                                      hyper_channels=a.hyper_channels))
 
     def training_loss(self, rng: np.random.Generator) -> tuple[torch.Tensor, dict]:
         rows = self.train_rows
