@@ -23,7 +23,7 @@ import torch
 
 from ...common.models.proxy_codec import ProxyCodec, ProxyConfig, save_npz
 from .npp_pairs import chunk_files, load_pairs
-from .npp_proxy_fidelity import flat_pairs, proxy_fidelity, to_batch
+from .npp_proxy_measure import flat_pairs, proxy_fidelity, to_batch
 from .skeleton import TrainingRun, main
 
 VVC_MSE_FLOOR = 1e-4  # 40 dB: flat crops at low QP, coded almost losslessly, do not dominate the loss
