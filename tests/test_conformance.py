@@ -21,7 +21,14 @@ ENTRIES = MANIFEST["entries"]
 
 @pytest.fixture(scope="module")
 def tools():
-    return ToolInstances()
+    """The decoders, torch on one thread (the output is the same on any thread count: the icm-conform test runs
+    the suite with the default threads; one thread is several times faster on a busy machine)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield ToolInstances()
+    torch.set_num_threads(threads)
 
 
 def test_manifest_lists_every_stream_with_its_size_and_checksum():

@@ -34,7 +34,7 @@ def run_entry(entry: dict, folder: Path, decoder, timeout: float, workdir: Path)
     max_groups = entry["decode"].get("max_groups")
     result = {"name": entry["name"], "stream": entry["stream"], "max_groups": max_groups,
               "expected": expected_text(entry), "got": "", "result": FAIL, "seconds": 0.0, "message": ""}
-    stream = folder / entry["stream"]
+    stream = (folder / entry["stream"]).absolute()  # a decoder command may change its folder
     if not stream.is_file() or hashlib.sha256(stream.read_bytes()).hexdigest() != entry["sha256"]:
         result["message"] = "the stream file is missing or differs from the manifest (sha256)"
         return result
