@@ -133,6 +133,7 @@ def _check_semantics(bitstream: Bitstream) -> None:
         if sum(g["cg_group_size"] for g in cg["groups"]) != cg["cg_num_channels"]:
             raise BitstreamError("channel group sizes do not add up to cg_num_channels")
         if cg["cg_channel_order_flag"]:
-            order = [c["cg_channel_index"] for c in cg["order"]]
-            if sorted(order) != list(range(cg["cg_num_channels"])):
+            order = {c["cg_channel_index"] for c in cg["order"]}
+            count = cg["cg_num_channels"]
+            if len(cg["order"]) != count or len(order) != count or not order <= set(range(count)):
                 raise BitstreamError("cg_channel_index is not a permutation of the channels")
