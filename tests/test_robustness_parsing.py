@@ -7,7 +7,8 @@ Times are processor times, best of three. The issue's goal is 1 s; measured here
 of processor time on this project's 2-core machines, so the bound is 2 s (a regression to element-by-element
 reading takes about 12 s) until parsing gets faster (the per-value dictionaries of a bulk run are the next
 cost), on a machine with no more runnable work than cores; on an overloaded one (load average above twice
-the cores, as here while trainings run) processor times grow too (shared caches and cores), so the bound grows with the load per core beyond 2. The speed-up
+the cores, as here while trainings run) processor times grow too (shared caches and cores), so the bound grows
+with the load per core beyond 2. The speed-up
 of the bulk reading over element-by-element reading is checked at any load.
 
 ``python tests/test_robustness_parsing.py OUT.icm`` writes that stream for measurements:
