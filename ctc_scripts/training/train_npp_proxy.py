@@ -38,7 +38,7 @@ class ProxyRun(TrainingRun):
         parser.add_argument("--channels", type=int, default=64)
         parser.add_argument("--latent-channels", type=int, default=192, help="at most 192 (8x8 blocks, 3 colours)")
         parser.add_argument("--hyper-channels", type=int, default=64)
-        parser.add_argument("--w-rate", type=float, default=10.0, help="weight of the log-bits error")
+        parser.add_argument("--w-rate", type=float, default=1.0, help="weight of the log-bits error")
         parser.add_argument("--max-train-chunks", type=int, default=0, help="use the first N chunks (0: all)")
 
     def __init__(self, args: argparse.Namespace):
