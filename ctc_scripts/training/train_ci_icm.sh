@@ -21,7 +21,7 @@ PRE="--stage pre --lr 1e-3 --warmup-steps 100 --rate-warmup 200 --val-every 500 
 # stage 2: task-aware (the frozen XL detector distilled), on whole 320x320 views (what the codec codes; 192x192
 # patches lowered the detector term on patches but raised it on whole pictures), batch 4, a lower learning rate
 # than stage 1's peak (5e-4 raised the held-out task distortion in the first 500 steps)
-TASK="--stage task --patch 320 --batch 4 --lr 2e-4 --warmup-steps 100 --val-every 500 $LOG $DEV"
+TASK="--stage task --patch 320 --batch 4 --lr 1e-4 --warmup-steps 100 --val-every 500 $LOG $DEV"
 # TSCA adapters: codec frozen
 ADAPT="--phase adapter --lr 1e-3 --warmup-steps 20 --steps 1000 --val-every 500 $LOG $DEV"
 
