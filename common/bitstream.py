@@ -46,24 +46,84 @@ def new_parameter_set(tool: str | int, width: int, height: int, **values) -> dic
                                              max_picture_samples=width * height),
           "ps_tool_id": tool_id, "ps_model_id": 0, "ps_picture_width": width, "ps_picture_height": height,
           "ps_bit_depth_minus8": 0, "ps_task_network_id": 0, "ps_inner_codec_id": 0, "ps_resampling_flag": 0,
-          "ps_extension_flag": 0}
+          "ps_extension_flag": 0, "ps_model_layout_flag": 0}
     ps.update(values)
     return ps
 
 
 def serialize(bitstream: Bitstream, tracer: Tracer | None = None) -> bytes:
-    """The bytes of ``bitstream``: parameter set, headers, payloads, then the output hash."""
+    """The bytes of ``bitstream``: parameter set, headers, payloads (one unit per tensor), then the output hash.
+    The parameter set's ``ps_task_input_size_flag`` is derived here: 0 when the task input size is the task
+    network's default."""
     if bitstream.output_hash is None:
         raise ValueError("a bitstream needs its decoded-output hash before it is written")
-    units = [(S.UNIT_PARAMETER_SET, bitstream.parameter_set)]
+    if bitstream.parameter_set.get("ps_model_layout_flag") and (
+            bitstream.feature_header is not None or bitstream.channel_group_headers):
+        raise ValueError("a bitstream with ps_model_layout_flag 1 carries no feature or channel-group header")
+    units = [(S.UNIT_PARAMETER_SET, _with_task_input_flag(bitstream.parameter_set))]
     if bitstream.feature_header is not None:
         units.append((S.UNIT_FEATURE_HEADER, bitstream.feature_header))
     units += [(S.UNIT_CHANNEL_GROUP_HEADER, cg) for cg in bitstream.channel_group_headers]
-    units += [(S.UNIT_PAYLOAD, pl) for pl in bitstream.payloads]
+    units += [(S.UNIT_PAYLOAD, pl) for pl in payload_units(bitstream.payloads)]
     units.append((S.UNIT_HASH, bitstream.output_hash))
     values = {"bs_syntax_version_major": S.SYNTAX_VERSION_MAJOR, "bs_syntax_version_minor": S.SYNTAX_VERSION_MINOR,
               "units": [{"unit_type": unit_type, "body": body} for unit_type, body in units]}
     return write_structure(S.BITSTREAM, values, tracer=tracer)
+
+
+def _with_task_input_flag(ps: dict) -> dict:
+    if not ps.get("ps_task_network_id"):
+        return ps
+    default = S.TASK_NETWORK_DEFAULT_INPUT.get(ps["ps_task_network_id"])
+    size = (ps.get("ps_task_input_width"), ps.get("ps_task_input_height"))
+    return {**ps, "ps_task_input_size_flag": int(size != default)}
+
+
+def payload_units(payloads: list[dict]) -> list[dict]:
+    """The payload units of a tool's payloads: per tensor, in the order tensors first appear, one unit. An
+    inner-codec bitstream is its tensor's only payload; entropy-coded substreams of groups 0..G (G the side
+    information, the hyper latent) become one unit with the side information first, then groups 0..G-1."""
+    by_tensor: dict[int, list[dict]] = {}
+    for unit in payloads:
+        by_tensor.setdefault(unit["pl_tensor_id"], []).append(unit)
+    units = []
+    for tensor_id, parts in by_tensor.items():
+        kinds = {part["pl_type"] for part in parts}
+        if kinds == {1}:
+            if len(parts) != 1:
+                raise ValueError(f"tensor {tensor_id} has {len(parts)} inner-codec payloads")
+            units.append({"pl_type": 1, "pl_tensor_id": tensor_id, "pl_data": parts[0]["pl_data"]})
+            continue
+        if kinds != {0}:
+            raise ValueError(f"tensor {tensor_id} mixes payload types")
+        by_group = {part["pl_group_idx"]: part["pl_data"] for part in parts}
+        side = len(parts) - 1
+        if sorted(by_group) != list(range(side + 1)):
+            raise ValueError(f"tensor {tensor_id}: substreams of groups {sorted(by_group)}, not 0..{side}")
+        ordered = [by_group[side]] + [by_group[g] for g in range(side)]
+        units.append({"pl_type": 0, "pl_tensor_id": tensor_id, "pl_num_substreams_minus1": side,
+                      "substreams": [{"pl_substream_size": len(data)} for data in ordered[:-1]],
+                      "pl_data": b"".join(ordered)})
+    return units
+
+
+def split_payload_unit(unit: dict) -> list[dict]:
+    """A parsed payload unit as the tool's payloads (the inverse of :func:`payload_units`)."""
+    if unit["pl_type"] == 1:
+        return [{"pl_type": 1, "pl_tensor_id": unit["pl_tensor_id"], "pl_group_idx": 0, "pl_data": unit["pl_data"]}]
+    sizes = [item["pl_substream_size"] for item in unit["substreams"]]
+    data = unit["pl_data"]
+    if sum(sizes) > len(data):
+        raise BitstreamError(f"payload of tensor {unit['pl_tensor_id']}: substream sizes add up to {sum(sizes)} "
+                             f"bytes, the unit has {len(data)}")
+    side = unit["pl_num_substreams_minus1"]
+    parts, at = [], 0
+    for index, size in enumerate(sizes + [len(data) - sum(sizes)]):
+        group = side if index == 0 else index - 1
+        parts.append({"pl_type": 0, "pl_tensor_id": unit["pl_tensor_id"], "pl_group_idx": group,
+                      "pl_data": data[at:at + size]})
+        at += size
+    return parts
 
 
 def parse(data: bytes, tracer: Tracer | None = None) -> Bitstream:
@@ -89,7 +149,9 @@ def parse(data: bytes, tracer: Tracer | None = None) -> Bitstream:
         elif unit_type == S.UNIT_CHANNEL_GROUP_HEADER:
             bitstream.channel_group_headers.append(body)
         elif unit_type == S.UNIT_PAYLOAD:
-            bitstream.payloads.append(body)
+            if any(p["pl_tensor_id"] == body["pl_tensor_id"] for p in bitstream.payloads):
+                raise BitstreamError(f"two payload units for tensor {body['pl_tensor_id']}")
+            bitstream.payloads += split_payload_unit(body)
         elif unit_type == S.UNIT_HASH:
             bitstream.output_hash = body
         # other unit types are reserved: skipped
@@ -101,19 +163,31 @@ def parse(data: bytes, tracer: Tracer | None = None) -> Bitstream:
 
 def _check_version(data: bytes) -> None:
     """A clear refusal of other syntax versions, before anything else is parsed."""
-    if len(data) < 6:
+    if len(data) < 5:
         raise BitstreamError("truncated bitstream: no syntax version")
     if data[4] == 0 and len(data) > 9 and data[9] == 1:  # version 1: unit type 0, 32-bit size, then the version
-        raise BitstreamError(f"an ICM syntax version 1 bitstream: this decoder reads version "
-                             f"{S.SYNTAX_VERSION_MAJOR} only (re-encode it)")
-    if data[4] != S.SYNTAX_VERSION_MAJOR:
-        raise BitstreamError(f"ICM syntax version {data[4]}.{data[5]}: this decoder reads version "
-                             f"{S.SYNTAX_VERSION_MAJOR} only")
+        found = "1"
+    elif data[4] == 2:  # version 2: major and minor in one byte each
+        found = f"2.{data[5]}" if len(data) > 5 else "2"
+    else:
+        found = f"{data[4] >> 4}.{data[4] & 15}"
+        if data[4] >> 4 == S.SYNTAX_VERSION_MAJOR:
+            return
+    raise BitstreamError(f"an ICM syntax version {found} bitstream: this decoder reads version "
+                         f"{S.SYNTAX_VERSION_MAJOR} only (re-encode it)")
 
 
 def _check_semantics(bitstream: Bitstream) -> None:
     ps = bitstream.parameter_set
     limits = level_limits(ps["ps_level_idc"])
+    _resolve_task_input_size(ps)
+    if ps.get("ps_model_layout_flag") and (bitstream.feature_header is not None or bitstream.channel_group_headers):
+        raise BitstreamError("a feature or channel-group header although ps_model_layout_flag is 1 (the model's "
+                             "layout)")
+    dh = bitstream.output_hash
+    if len(dh["dh_hash"]) != S.HASH_BYTES[dh["dh_hash_type"]]:
+        raise BitstreamError(f"dh_hash has {len(dh['dh_hash'])} bytes; {S.HASH_TYPES[dh['dh_hash_type']]} needs "
+                             f"{S.HASH_BYTES[dh['dh_hash_type']]}")
     if ps["ps_picture_width"] * ps["ps_picture_height"] > limits["max_picture_samples"]:
         raise LevelLimitError(f"picture {ps['ps_picture_width']}x{ps['ps_picture_height']} exceeds the level "
                               f"limit max_picture_samples = {limits['max_picture_samples']}")
@@ -129,6 +203,7 @@ def _check_semantics(bitstream: Bitstream) -> None:
             if tensor["fh_tensor_id"] in tensor_ids:
                 raise BitstreamError(f"tensor id {tensor['fh_tensor_id']} appears twice")
             tensor_ids.add(tensor["fh_tensor_id"])
+            _check_tensor_geometry(ps, tensor)
     for cg in bitstream.channel_group_headers:
         if sum(g["cg_group_size"] for g in cg["groups"]) != cg["cg_num_channels"]:
             raise BitstreamError("channel group sizes do not add up to cg_num_channels")
@@ -137,3 +212,26 @@ def _check_semantics(bitstream: Bitstream) -> None:
             count = cg["cg_num_channels"]
             if len(cg["order"]) != count or len(order) != count or not order <= set(range(count)):
                 raise BitstreamError("cg_channel_index is not a permutation of the channels")
+
+
+def _resolve_task_input_size(ps: dict) -> None:
+    """Fill in the task network's default input size where ``ps_task_input_size_flag`` is 0."""
+    if not ps.get("ps_task_network_id") or ps.get("ps_task_input_size_flag"):
+        return
+    default = S.TASK_NETWORK_DEFAULT_INPUT.get(ps["ps_task_network_id"])
+    if default is None:
+        raise BitstreamError(f"task network id {ps['ps_task_network_id']} has no default input size "
+                             "(ps_task_input_size_flag 0)")
+    ps["ps_task_input_width"], ps["ps_task_input_height"] = default
+
+
+def _check_tensor_geometry(ps: dict, tensor: dict) -> None:
+    """A split tensor of stride 2^s has the task input size divided by 2^s (the input a multiple of it)."""
+    if not ps.get("ps_task_network_id"):
+        raise BitstreamError("a feature header without a task network (ps_task_network_id 0)")
+    stride = 1 << tensor["fh_stride_log2"]
+    if (tensor["fh_width"] * stride, tensor["fh_height"] * stride) != (ps["ps_task_input_width"],
+                                                                       ps["ps_task_input_height"]):
+        raise BitstreamError(f"tensor {tensor['fh_tensor_id']} ({tensor['fh_width']}x{tensor['fh_height']}, "
+                             f"stride {stride}) does not fit the task input "
+                             f"{ps['ps_task_input_width']}x{ps['ps_task_input_height']}")

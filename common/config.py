@@ -35,6 +35,7 @@ class EncoderConfig:
     quality: int | None = None  # learned tools: rate point (model quality); None = the tool's default
     model: str | None = None  # learned tools: model family; None = the tool's default
     refine_steps: int | None = None  # learned tools: encoder-side latent refinement steps (0 = off); None = default
+    output_hash: str = "crc32"  # decoded-output hash in the stream: "crc32" (4 bytes) or "md5" (16, conformance)
     inner: InnerCodecConfig = field(default_factory=InnerCodecConfig)
     # settings of registered tools that this class does not name (a new tool's own settings), by name
     tool_settings: dict = field(default_factory=dict)

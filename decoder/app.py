@@ -12,6 +12,7 @@ from ..common.config import DecoderConfig, load_config
 from ..common.errors import ConfigError
 from ..common.registry import default_registry
 
+HASH_NAMES = {0: "MD5", 1: "CRC-32"}  # dh_hash_type
 PROGRAM = "icm-dec"
 
 
@@ -27,7 +28,13 @@ def write_output(path: str, output) -> None:
     else:
         if suffix != ".npz":
             raise ConfigError(f"decoded feature tensors are written as .npz, not '{suffix or path}'")
-        write_npz_atomically(path, dict(zip(output.feature_names, output.features)))
+        import numpy as np
+
+        from ..common.output import GEOMETRY_ARRAY
+
+        arrays = dict(zip(output.feature_names, output.features))
+        arrays[GEOMETRY_ARRAY] = np.array(output.geometry, dtype="<u4")  # hashed after the tensors
+        write_npz_atomically(path, arrays)
 
 
 def _params() -> list[click.Parameter]:
@@ -83,7 +90,10 @@ def main(input_path, output_path, detections_path, image_id, inner_decoder, vtm_
     if result.hash_hex is None:
         click.echo(f"  decoded-output MD5 {result.output.md5().hex()}: hash not checked (partial decode)")
     else:
-        click.echo(f"  decoded-output MD5 {result.hash_hex}: matches the stream")
+        kind = HASH_NAMES[result.bitstream.output_hash["dh_hash_type"]]
+        click.echo(f"  decoded-output {kind} {result.hash_hex}: matches the stream")
+        if kind != "MD5":
+            click.echo(f"  decoded-output MD5 {result.output.md5().hex()}")
     if output_path is not None:
         write_output(output_path, result.output)
         click.echo(f"  wrote {output_path}")

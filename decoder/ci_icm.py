@@ -71,9 +71,10 @@ class CiIcmDecoder(ToolDecoder):
             raise BitstreamError(f"unknown resampling filter {ps['ps_resampling_filter_idc']}")
         if any(unit["pl_type"] != 0 for unit in bitstream.payloads):
             raise BitstreamError("ci-icm payloads are entropy-coded substreams (pl_type 0)")
-        if len(bitstream.channel_group_headers) != 1:
+        headers = model_layout(runtime, quality) if ps["ps_model_layout_flag"] else bitstream.channel_group_headers
+        if len(headers) != 1:
             raise BitstreamError("ci-icm streams have one channel-group header (the latent)")
-        cg = bitstream.channel_group_headers[0]
+        cg = headers[0]
         if cg["cg_tensor_id"] != LATENT_TENSOR_ID:
             raise BitstreamError(f"ci-icm: the latent's channel groups have cg_tensor_id {LATENT_TENSOR_ID}")
         sizes = tuple(g["cg_group_size"] for g in cg["groups"])
@@ -104,3 +105,9 @@ def _key(task_network: str) -> str:
     from ..common.models.ci_icm import adapter_key
 
     return adapter_key(task_network)
+
+
+def model_layout(runtime, quality: int) -> list[dict]:
+    from ..common.models.ci_icm import model_layout as layout
+
+    return layout(runtime, quality)

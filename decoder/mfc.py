@@ -1,7 +1,9 @@
 """Decoder of ``mfc``: the learned multi-scale feature codec (see ``encoder/mfc.py`` and ``docs/mfc.md``).
 
 The stream names its model (``ps_model_id``) and the hash of its weights file (``ps_model_hash``); the
-decoder refuses a stream whose hash differs from its own file's. Coded tensors are decoded group by
+decoder refuses a stream whose hash differs from its own file's. With ``ps_model_layout_flag`` 1 the feature
+and channel-group headers are the model's (:func:`~icm.common.models.mfc.model_layout`); sent ones are checked
+against the model all the same. Coded tensors are decoded group by
 group, each group's entropy parameters computed from the hyper latent and the groups before it, all in
 exact integer arithmetic; predicted tensors (``fh_coding_mode`` 1) come from the decoded reference
 tensor through the model's prediction network, and ``fh_coding_mode`` 2 adds a decoded residual to that
@@ -16,7 +18,7 @@ from ..common.bitstream import Bitstream
 from ..common.config import DecoderConfig
 from ..common.errors import BitstreamError, ConfigError
 from ..common.layers.exact import ACT_LIMIT, ACT_SCALE, from_fixed
-from ..common.models.mfc import GAIN_SCALE
+from ..common.models.mfc import GAIN_SCALE, model_layout
 from ..common.output import DecodedOutput
 from ..common.syntax import structures as S
 from ..common.tools import ToolDecoder
@@ -40,9 +42,7 @@ class MfcDecoder(ToolDecoder):
     name = "mfc"
 
     def decode(self, bitstream: Bitstream, config: DecoderConfig) -> DecodedOutput:
-        ps, fh = bitstream.parameter_set, bitstream.feature_header
-        if fh is None:
-            raise BitstreamError("mfc streams need a feature header")
+        ps = bitstream.parameter_set
         if ps["ps_model_id"] == 0:
             raise BitstreamError("mfc stream without a model id")
         max_groups = config.max_groups
@@ -52,6 +52,12 @@ class MfcDecoder(ToolDecoder):
                                              config.device)
         runtime = model.runtime
         mconfig = runtime.config
+        if ps["ps_model_layout_flag"]:
+            fh, channel_group_headers = model_layout(runtime)
+        else:
+            fh, channel_group_headers = bitstream.feature_header, bitstream.channel_group_headers
+        if fh is None:
+            raise BitstreamError("mfc streams need a feature header (or ps_model_layout_flag 1)")
         network = S.TASK_NETWORKS.get(ps["ps_task_network_id"])
         if network != mconfig.task_network or (ps["ps_task_input_width"], ps["ps_task_input_height"]) != (
                 mconfig.input_size, mconfig.input_size):
@@ -74,8 +80,8 @@ class MfcDecoder(ToolDecoder):
                                      f"from tensor {runtime.prediction.source}")
         if any(unit["pl_type"] != 0 for unit in bitstream.payloads):
             raise BitstreamError("mfc payloads are entropy-coded substreams (pl_type 0)")
-        headers = {cg["cg_tensor_id"]: cg for cg in bitstream.channel_group_headers}
-        if len(headers) != len(bitstream.channel_group_headers):
+        headers = {cg["cg_tensor_id"]: cg for cg in channel_group_headers}
+        if len(headers) != len(channel_group_headers):
             raise BitstreamError("mfc: two channel-group headers for one tensor")
 
         decoded: dict[int, torch.Tensor] = {}

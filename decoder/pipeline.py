@@ -9,7 +9,7 @@ from pathlib import Path
 from ..common.bitstream import Bitstream, parse
 from ..common.config import DecoderConfig
 from ..common.errors import ConfigError, InputError
-from ..common.output import DecodedOutput, check_hash
+from ..common.output import DecodedOutput, check_hash, with_geometry
 from ..common.registry import ToolInstances
 from ..common.syntax.interpreter import Tracer
 
@@ -44,6 +44,6 @@ def decode_bytes(data: bytes, config: DecoderConfig, tracer: Tracer | None = Non
     decoder = tools.decoder(bitstream.parameter_set["ps_tool_id"])
     if config.max_groups is not None and not decoder.entry.groups:
         raise ConfigError(f"max_groups: {decoder.entry.name} streams have no channel groups to leave out")
-    output = decoder.decode(bitstream, config)
+    output = with_geometry(decoder.decode(bitstream, config), bitstream.parameter_set)
     hash_hex = None if output.partial else check_hash(output, bitstream.output_hash)
     return DecodeResult(bitstream, output, hash_hex, time.perf_counter() - start, decoder.entry.name)

@@ -100,6 +100,10 @@ def _params() -> list[click.Parameter]:
                      show_default=str(defaults.task_input_size), help="Task network input size in pixels."),
         IcmOption(["--device"], default=None, show_default=defaults.device,
                      help="Device for neural networks: cpu or cuda."),
+        IcmOption(["--output-hash"], type=click.Choice(["crc32", "md5"]), default=None,
+                  show_default=defaults.output_hash,
+                  help="Decoded-output hash in the stream: crc32 (4 bytes) or md5 (16 bytes, as conformance "
+                       "streams)."),
         IcmOption(["-c", "--config", "config_path"], default=None, help="YAML file with encoder settings."),
         IcmOption(["--trace"], default=None, help="Write every syntax element to this file ('-': stdout)."),
         IcmOption(["--annexb", "annexb_path"], default=None,
@@ -123,12 +127,13 @@ def _check_options_fit(tool: str, given: dict) -> None:
 @click.command(PROGRAM, cls=IcmCommand, extra_params=_params, context_settings={"help_option_names": ["-h", "--help"]})
 @guarded(PROGRAM)
 def main(input_path, output_path, tool, preset, inner_codec, vtm_encoder, vtm_cfg, task_network, task_input_size,
-         device, config_path, trace, annexb_path=None, qp=None, quality=None, **settings):
+         device, config_path, trace, annexb_path=None, output_hash=None, qp=None, quality=None, **settings):
     """Encode INPUT into an ICM bitstream OUTPUT and print its size."""
     from .pipeline import encode_file
 
     config = load_config(EncoderConfig, config_path, tool=tool, qp=qp, quality=quality, task_network=task_network,
-                         task_input_size=task_input_size, device=device, inner_preset=preset,
+                         task_input_size=task_input_size, device=device, output_hash=output_hash,
+                         inner_preset=preset,
                          inner_encoder=inner_codec, inner_vtm_encoder=vtm_encoder, inner_vtm_cfg=vtm_cfg, **settings)
     given = {name: value for name, value in {"qp": qp, "quality": quality, **settings}.items() if value is not None}
     _check_options_fit(config.tool, given)

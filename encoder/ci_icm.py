@@ -3,10 +3,11 @@
 The picture is resized to the task network's input size (the model's, 320 x 320; bicubic, the same
 resampling as ``vvc-image --resample task``) and coded by the model at the quality's group gains. The stream:
 the parameter set (model id and hash, picture size, task network and its input size, ``ps_resampling_flag``
-1 with the coded size), one channel-group header for the latent (``cg_tensor_id`` 0: group sizes, the
-quality's per-group gains, no offsets, no explicit order: the channels are in importance order by training)
-and ``G + 1`` entropy-coded payloads of tensor 0: ``pl_group_idx`` ``G`` is the hyper latent (written first),
-then groups 0..G-1. No feature header: the latent's size follows from the coded size.
+1 with the coded size, ``ps_model_layout_flag`` 1: the latent's channel-group header is the model's, group
+sizes and the quality's per-group gains, no offsets, channels in importance order by training; see
+:func:`~icm.common.models.ci_icm.model_layout`) and one payload unit of tensor 0 with ``G + 1`` entropy-coded
+substreams: the hyper latent first, then groups 0..G-1. No feature header: the latent's size follows from the
+coded size.
 """
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ import torch
 from ..common.bitstream import Bitstream, new_parameter_set
 from ..common.config import EncoderConfig
 from ..common.errors import ConfigError
-from ..common.models.channel_groups import GAIN_SCALE
 from ..common.resample import resize_rgb
 from ..common.syntax import structures as S
 from ..common.tools import ToolEncoder, ToolEncoding
@@ -48,18 +48,13 @@ class CiIcmEncoder(ToolEncoder):
         picture = resize_rgb(rgb, size, size, filter="bicubic")
         x = torch.from_numpy(np.ascontiguousarray(picture)).permute(2, 0, 1)[None].float() / 255.0
         z_bytes, streams = runtime.encode(x, quality - 1)
-        ps = new_parameter_set(self.tool_id, width, height, ps_model_id=model.model_id, ps_model_hash=model.hash,
+        ps = new_parameter_set(self.tool_id, width, height, ps_model_id=model.model_id,
+                               ps_model_hash=model.stream_hash, ps_model_layout_flag=1,
                                ps_task_network_id=TASK_NETWORK_IDS[config.task_network],
                                ps_task_input_width=size, ps_task_input_height=size,
                                ps_resampling_flag=1, ps_coded_width=size, ps_coded_height=size,
                                ps_resampling_filter_idc=0)
-        bitstream = Bitstream(ps)
-        gains = runtime.gains_q16[quality - 1]
-        bitstream.channel_group_headers.append({
-            "cg_tensor_id": LATENT_TENSOR_ID, "cg_num_channels": mconfig.latent_channels,
-            "cg_num_groups": len(mconfig.groups),
-            "groups": [{"cg_group_size": s, "cg_scale": g / GAIN_SCALE} for s, g in zip(mconfig.groups, gains)],
-            "cg_offset_flag": 0, "cg_channel_order_flag": 0})
+        bitstream = Bitstream(ps)  # the channel-group header is the model's (model_layout)
         bitstream.add_payload(z_bytes, ENTROPY_PAYLOAD, LATENT_TENSOR_ID, len(mconfig.groups))
         for group, data in enumerate(streams):
             bitstream.add_payload(data, ENTROPY_PAYLOAD, LATENT_TENSOR_ID, group)

@@ -4,9 +4,11 @@ NN part 1 -> the split tensors ``s16`` (tensor 0) and ``s32`` (tensor 1). The ba
 by the model's basic-scale codec (BFC; its analysis also sees ``s16``); ``s16`` is predicted from the
 decoded ``s32`` (``fh_coding_mode`` 1, ``fh_reference_id`` 1), or predicted and its residual coded by a
 second BFC (``fh_coding_mode`` 2, the higher rate points), or, in the ``noxs`` ablation, coded by its own BFC.
-Per coded tensor the stream holds one channel-group header (group sizes, gains, no explicit order: the latent's
-channels are in importance order by training) and ``G + 1`` entropy-coded payloads: ``pl_group_idx`` ``G`` is
-the hyper latent (side information), written first, then groups 0..G-1. See ``docs/mfc.md``.
+The feature header and the channel-group headers (group sizes, gains, no explicit order: the latent's channels
+are in importance order by training) are the model's (``ps_model_layout_flag`` 1,
+:func:`~icm.common.models.mfc.model_layout`), so the stream carries neither. Per coded tensor one payload unit
+holds ``G + 1`` entropy-coded substreams: the hyper latent (side information) first, then groups 0..G-1.
+See ``docs/mfc.md``.
 """
 from __future__ import annotations
 
@@ -17,7 +19,6 @@ from ..common.bitstream import Bitstream, new_parameter_set
 from ..common.config import EncoderConfig
 from ..common.errors import ConfigError
 from ..common.layers.exact import from_fixed
-from ..common.models.mfc import GAIN_SCALE
 from ..common.models.zoo import LoadedModel, ModelCache
 from ..common.registry import ToolEntry
 from ..common.syntax import structures as S
@@ -71,18 +72,11 @@ class MfcEncoder(ToolEncoder):
         if [tuple(s.shape[1:]) for s in specs] != [tuple(s) for s in mconfig.tensor_shapes]:
             raise ConfigError(f"mfc model {model.path.name} does not fit the split tensors of {network.name}")
         height, width = rgb.shape[:2]
-        ps = new_parameter_set(self.tool_id, width, height, ps_model_id=model.model_id, ps_model_hash=model.hash,
+        ps = new_parameter_set(self.tool_id, width, height, ps_model_id=model.model_id,
+                               ps_model_hash=model.stream_hash, ps_model_layout_flag=1,
                                ps_task_network_id=TASK_NETWORK_IDS[mconfig.task_network],
                                ps_task_input_width=mconfig.input_size, ps_task_input_height=mconfig.input_size)
-        header = {"fh_num_tensors": len(specs), "tensors": []}
-        bitstream = Bitstream(ps, header)
-        for tensor_id, spec in enumerate(specs):
-            entry = dict(fh_tensor_id=tensor_id, fh_channels=spec.channels, fh_height=spec.height,
-                         fh_width=spec.width, fh_stride_log2=int(spec.stride).bit_length() - 1,
-                         fh_coding_mode=mconfig.coding_mode(tensor_id), fh_range_flag=0, fh_packing_idc=0)
-            if entry["fh_coding_mode"]:
-                entry["fh_reference_id"] = runtime.prediction.source
-            header["tensors"].append(entry)
+        bitstream = Bitstream(ps)  # the feature and channel-group headers are the model's (model_layout)
         residual_sources = {runtime.prediction.source} if any(
             c.config.residual for c in runtime.codecs.values()) else set()
         steps = settings["refine_steps"]
@@ -106,12 +100,6 @@ class MfcEncoder(ToolEncoder):
             synthesise = tensor_id in residual_sources or (refiner is not None and tensor_id != runtime.order[-1])
             streams, decoded[tensor_id] = codec.code_latent(y, hyper, synthesise)
             groups = codec.config.groups
-            bitstream.channel_group_headers.append({
-                "cg_tensor_id": tensor_id, "cg_num_channels": codec.config.latent_channels,
-                "cg_num_groups": len(groups),
-                "groups": [{"cg_group_size": size, "cg_scale": gain / GAIN_SCALE}
-                           for size, gain in zip(groups, codec.gains_q16)],
-                "cg_offset_flag": 0, "cg_channel_order_flag": 0})
             bitstream.add_payload(z_bytes, ENTROPY_PAYLOAD, tensor_id, len(groups))
             for group, data in enumerate(streams):
                 bitstream.add_payload(data, ENTROPY_PAYLOAD, tensor_id, group)

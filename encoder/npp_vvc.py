@@ -33,7 +33,7 @@ class NppVvcEncoder(VvcImageEncoder):
         with torch.no_grad():
             y = model.runtime(x.to(config.device), int(config.qp))
         out = (y[0].permute(1, 2, 0) * 255).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
-        return np.ascontiguousarray(out), {"ps_model_id": model.model_id, "ps_model_hash": model.hash}
+        return np.ascontiguousarray(out), {"ps_model_id": model.model_id, "ps_model_hash": model.stream_hash}
 
 
 def load_runtime(path: str | Path, device: str = "cpu"):

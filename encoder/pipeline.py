@@ -10,9 +10,10 @@ import numpy as np
 
 from ..common.bitstream import serialize
 from ..common.config import DecoderConfig, EncoderConfig
+from ..common.errors import ConfigError
 from ..common.fileio import write_bytes_atomically
 from ..common.image_io import read_image
-from ..common.output import DecodedOutput, hash_unit
+from ..common.output import HASH_TYPE_NAMES, DecodedOutput, hash_unit, with_geometry
 from ..common.registry import ToolInstances
 from ..common.syntax.interpreter import Tracer
 from ..common.threads import ENCODER_THREADS, torch_threads
@@ -49,12 +50,15 @@ def encode_picture(rgb: np.ndarray, config: EncoderConfig, tracer: Tracer | None
     start = time.perf_counter()
     encoder = tools.encoder(config.tool)
     encoder.entry.check(config)
+    if config.output_hash not in HASH_TYPE_NAMES:
+        raise ConfigError(f"unknown output hash '{config.output_hash}' (use {' or '.join(HASH_TYPE_NAMES)})")
     with torch_threads(ENCODER_THREADS):
         encoding = encoder.encode(rgb, config)
     bitstream = encoding.bitstream
     decoded = tools.decoder(bitstream.parameter_set["ps_tool_id"]).decode(
         bitstream, DecoderConfig(device=config.device, inner=config.inner))
-    bitstream.output_hash = hash_unit(decoded)
+    decoded = with_geometry(decoded, bitstream.parameter_set)
+    bitstream.output_hash = hash_unit(decoded, HASH_TYPE_NAMES[config.output_hash])
     data = serialize(bitstream, tracer=tracer)
     return EncodeResult(data, rgb.shape[1], rgb.shape[0], decoded, time.perf_counter() - start, encoding.info)
 

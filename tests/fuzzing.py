@@ -145,7 +145,7 @@ def mutate_structure(data: bytes, rng: random.Random) -> tuple[str, bytes]:
         head, data_of_second = units[first][1], units[second][1]
         units[first] = (S.UNIT_PAYLOAD, head[:_data_start(head)] + data_of_second[_data_start(data_of_second):])
     else:
-        header = header[:4] + bytes([rng.choice((1, 2, 3, 255)), rng.randrange(256)])
+        header = header[:4] + bytes([rng.choice((0x10, 0x20, 0x21, 0x31, 0x3F, 0x40, 0xFF, 2))])
     return kind, write_raw(header, units, sizes)
 
 

@@ -12,7 +12,7 @@ def feature_bitstream() -> Bitstream:
     ps = new_parameter_set("vvc-feature", 640, 480, ps_task_network_id=1, ps_task_input_width=320,
                            ps_task_input_height=320, ps_inner_codec_id=1, ps_coded_bit_depth_minus8=2,
                            ps_chroma_format_idc=0, ps_colour_matrix_idc=0, ps_full_range_flag=1, ps_qp=32,
-                           ps_model_id=3, ps_model_hash=bytes(range(16)))
+                           ps_model_id=3, ps_model_hash=0x01020304)
     tensors = [dict(fh_tensor_id=i, fh_channels=96, fh_height=20, fh_width=20, fh_stride_log2=4,
                     fh_coding_mode=i, fh_range_flag=1, fh_quant_bit_depth_minus1=9,
                     fh_min_value=-1.5, fh_max_value=7.25, fh_packing_idc=1, fh_tile_columns=12) for i in range(2)]
@@ -23,8 +23,10 @@ def feature_bitstream() -> Bitstream:
     tensors[1]["fh_reference_id"] = 0  # tensor 1 is predicted from tensor 0
     bitstream = Bitstream(ps, {"fh_num_tensors": 2, "tensors": tensors}, [cg])
     bitstream.add_payload(b"hello", 1, 0)
+    bitstream.add_payload(b"a", 0, 1, 0)
+    bitstream.add_payload(b"", 0, 1, 1)
     bitstream.add_payload(b"world!", 0, 1, 2)
-    bitstream.output_hash = dict(dh_hash_type=0, dh_output_type=1, dh_hash_length=16, dh_hash=bytes(range(16)))
+    bitstream.output_hash = dict(dh_hash_type=0, dh_output_type=1, dh_hash=bytes(range(16)))
     return bitstream
 
 
@@ -55,8 +57,53 @@ def test_round_trip_all_units():
     again = parse(data)
     assert again.feature_header == bitstream.feature_header
     assert again.channel_group_headers == bitstream.channel_group_headers
-    assert again.payload(1, 2) == b"world!"
+    assert [again.payload(1, g) for g in range(3)] == [b"a", b"", b"world!"]
     assert serialize(again) == data
+
+
+def test_substreams_share_one_payload_unit_side_information_first():
+    read = []
+    parse(serialize(feature_bitstream()), tracer=lambda *line: read.append(line))
+    sizes = [value for _, name, _, value in read if name == "pl_substream_size"]
+    assert sizes == [6, 1]  # group 2 (the side information, written first), group 0; group 1 takes the rest
+    assert [value for _, name, _, value in read if name == "pl_num_substreams_minus1"] == [2]
+
+
+def test_compact_parameter_set_fields():
+    bitstream = feature_bitstream()
+    read = []
+    parse(serialize(bitstream), tracer=lambda *line: read.append(line))
+    values = {name: value for _, name, _, value in read}
+    assert values["ps_task_input_size_flag"] == 0 and "ps_task_input_width" not in values  # the default 320
+    assert parse(serialize(bitstream)).parameter_set["ps_task_input_width"] == 320
+    bitstream.parameter_set.update(ps_task_input_width=160, ps_task_input_height=160)
+    for tensor in bitstream.feature_header["tensors"]:
+        tensor.update(fh_height=10, fh_width=10)
+    again = parse(serialize(bitstream)).parameter_set
+    assert (again["ps_task_input_size_flag"], again["ps_task_input_width"]) == (1, 160)
+
+
+def test_tensor_geometry_must_fit_the_task_input():
+    bitstream = feature_bitstream()
+    bitstream.parameter_set.update(ps_task_input_width=319)
+    with pytest.raises(BitstreamError, match="does not fit the task input"):
+        parse(serialize(bitstream))
+
+
+def test_model_layout_flag_excludes_headers():
+    bitstream = feature_bitstream()
+    bitstream.parameter_set["ps_model_layout_flag"] = 1
+    with pytest.raises(ValueError, match="ps_model_layout_flag"):
+        serialize(bitstream)
+
+
+def test_hash_length_follows_the_hash_type():
+    bitstream = feature_bitstream()
+    bitstream.output_hash = dict(dh_hash_type=1, dh_output_type=1, dh_hash=bytes(4))
+    assert parse(serialize(bitstream)).output_hash["dh_hash"] == bytes(4)
+    bitstream.output_hash = dict(dh_hash_type=1, dh_output_type=1, dh_hash=bytes(16))
+    with pytest.raises(BitstreamError, match="CRC-32"):
+        parse(serialize(bitstream))
 
 
 def test_trace_reports_every_element_with_bit_positions():
@@ -126,7 +173,7 @@ def test_reserved_unit_types_are_skipped():
     data = serialize(feature_bitstream())
     # insert a unit of reserved type 13 with 3 bytes right after the bitstream header + parameter set
     reader = BitReader(data)
-    reader.read_bits(48 + 4)  # magic, version, unit_type
+    reader.read_bits(40 + 4)  # magic, version, unit_type
     ps_size = reader.read_ue()
     cut = (reader.bit_position + 7) // 8 + ps_size
     extra = bytes([0b1101_0010, 0]) + b"xyz"  # unit_type u(4) 13, unit_size ue(v) 3 (00100), alignment
@@ -137,18 +184,21 @@ def test_reserved_unit_types_are_skipped():
 def test_missing_hash_unit_is_an_error():
     bitstream = feature_bitstream()
     data = serialize(bitstream)
-    hash_unit_size = 2 + 1 + 1 + 1 + 16  # unit_type u(4) + unit_size ue(v) 19 (9 bits), aligned; then the body
+    hash_unit_size = 2 + 1 + 16  # unit_type u(4) + unit_size ue(v) 17 (9 bits), aligned; then the body
     with pytest.raises(BitstreamError, match="hash"):
         parse(data[:-hash_unit_size])
 
 
 def test_other_syntax_versions_are_refused_clearly():
     data = serialize(feature_bitstream())
-    assert data[4:6] == bytes([2, 0])
+    assert data[4] == 0x30
     version1 = b"ICMB" + bytes([0]) + (33).to_bytes(4, "big") + bytes([1, 0, 10]) + bytes(30)
     with pytest.raises(BitstreamError, match="version 1 bitstream"):
         parse(version1)
-    with pytest.raises(BitstreamError, match="version 3.0"):
-        parse(data[:4] + bytes([3]) + data[5:])
+    with pytest.raises(BitstreamError, match="version 2.0 bitstream"):
+        parse(data[:4] + bytes([2, 0]) + data[5:])
+    with pytest.raises(BitstreamError, match="version 4.0"):
+        parse(data[:4] + bytes([0x40]) + data[5:])
+    assert parse(data[:4] + bytes([0x3F]) + data[5:])  # a later minor version: what it adds is skipped
     with pytest.raises(BitstreamError, match="no syntax version"):
-        parse(data[:5])
+        parse(data[:4])

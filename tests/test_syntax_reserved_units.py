@@ -26,7 +26,7 @@ def test_the_syntax_text_says_where_reserved_units_may_appear():
 
 def test_reserved_unit_before_the_hash_is_skipped_after_it_refused():
     data = stream()
-    hash_size = 2 + 1 + 1 + 1 + 16  # unit header (aligned), hash type, output type, length, 16 bytes
+    hash_size = 2 + 1 + 4  # unit header (aligned), hash and output types, 4 bytes of CRC-32 (the default)
     before = data[:-hash_size] + RESERVED_UNIT + data[-hash_size:]
     assert parse(before).payload(0, 0) == b"data"
     with pytest.raises(BitstreamError, match="after the decoded-output hash"):

@@ -560,3 +560,16 @@ __all__ = ["CiIcmConfig", "CiIcmModel", "NOMINAL_PIXELS", "TASK_NETWORKS", "adap
            "hyper_analysis_spec", "hyper_synthesis_spec", "param_spec", "synthesis_spec", "adapter_spec",
            "graph_macs", "complexity", "export_runtime", "CiIcmRuntime", "FORMAT", "decoder_graph_names",
            "load_runtime"]
+
+
+def model_layout(runtime: "CiIcmRuntime", quality: int) -> list[dict]:
+    """The channel-group header that a ``ci-icm`` model implies at ``quality`` (1-based;
+    ``ps_model_layout_flag`` 1): the latent (``cg_tensor_id`` 0), the model's group sizes, the quality's gains,
+    no offsets, channels in index order (their importance order by training). ``docs/ci-icm.md`` gives the
+    same rule for decoder implementers."""
+    config = runtime.config
+    gains = runtime.gains_q16[quality - 1]
+    return [{"cg_tensor_id": 0, "cg_num_channels": config.latent_channels, "cg_num_groups": len(config.groups),
+             "groups": [{"cg_group_size": size, "cg_scale": gain / GAIN_SCALE}
+                        for size, gain in zip(config.groups, gains)],
+             "cg_offset_flag": 0, "cg_channel_order_flag": 0}]

@@ -631,3 +631,28 @@ def fixed_to_numpy(a: torch.Tensor) -> np.ndarray:
 __all__ = ["CodecConfig", "PredictionConfig", "MfcConfig", "LatentCodec", "MfcModel", "MfcRuntime", "RuntimeCodec",
            "export_runtime", "build_predictor", "darknet_predictor", "load_weights_file", "load_runtime",
            "fixed_to_numpy", "NOMINAL_PIXELS", "F"]
+
+
+def model_layout(runtime: MfcRuntime) -> tuple[dict, list[dict]]:
+    """The feature header and channel-group headers that an ``mfc`` model implies (``ps_model_layout_flag`` 1):
+    its split tensors in id order (shape, stride from the model's input size, coding mode, reference), none
+    range-normalised or packed; per coded tensor, in coding order, the model's group sizes and gains, no
+    offsets, channels in index order. ``docs/mfc.md`` gives the same rule for decoder implementers."""
+    config = runtime.config
+    tensors = []
+    for tensor_id, (channels, height, width) in enumerate(config.tensor_shapes):
+        tensor = dict(fh_tensor_id=tensor_id, fh_channels=channels, fh_height=height, fh_width=width,
+                      fh_stride_log2=(config.input_size // height).bit_length() - 1,
+                      fh_coding_mode=config.coding_mode(tensor_id), fh_range_flag=0, fh_packing_idc=0)
+        if tensor["fh_coding_mode"]:
+            tensor["fh_reference_id"] = runtime.prediction.source
+        tensors.append(tensor)
+    groups = []
+    for tensor_id in runtime.order:
+        codec = runtime.codecs[tensor_id]
+        groups.append({"cg_tensor_id": tensor_id, "cg_num_channels": codec.config.latent_channels,
+                       "cg_num_groups": len(codec.config.groups),
+                       "groups": [{"cg_group_size": size, "cg_scale": gain / GAIN_SCALE}
+                                  for size, gain in zip(codec.config.groups, codec.gains_q16)],
+                       "cg_offset_flag": 0, "cg_channel_order_flag": 0})
+    return {"fh_num_tensors": len(tensors), "tensors": tensors}, groups

@@ -4,7 +4,7 @@ A learned tool declares its models in its registry entry (``icm.common.registry`
 its model families, each with a model-id base and a file-name pattern, the qualities a family can have, and
 the loader that turns a weights file into the tool's runtime (named by import path, imported on first load,
 so that listing qualities or checking files never imports torch). The stream carries the model id
-(``ps_model_id`` = family base + quality) and the hash of the weights file (``ps_model_hash``, the first 16
+(``ps_model_id`` = family base + quality) and the hash of the weights file (``ps_model_hash``, the first 4
 bytes of its SHA-256); a decoder refuses a stream whose hash differs from its own file's.
 
 Weights are looked up in the folder named by the tool's environment variable (``ICM_<TOOL>_WEIGHTS``, e.g.
@@ -28,6 +28,7 @@ from ..errors import ConfigError, ResourceError
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 HASH_BYTES = 16
+STREAM_HASH_BYTES = 4  # ps_model_hash: 32 bits
 MAX_MODEL_ID = 255  # ps_model_id is ue(v) up to 255; 0 means "no model"
 
 
@@ -40,7 +41,7 @@ def load_object(path: str):
 
 
 def file_hash(path: str | os.PathLike) -> bytes:
-    """The hash a stream carries for a weights file: the first 16 bytes of its SHA-256."""
+    """A weights file's identity: the first 16 bytes of its SHA-256 (streams carry the first 4)."""
     return hashlib.sha256(Path(path).read_bytes()).digest()[:HASH_BYTES]
 
 
@@ -166,6 +167,11 @@ class LoadedModel:
     hash: bytes
     runtime: object  # what the model set's loader returns (mfc: icm.common.models.mfc.MfcRuntime)
 
+    @property
+    def stream_hash(self) -> int:
+        """``ps_model_hash``: the first 4 bytes of the weights file's SHA-256, big-endian."""
+        return int.from_bytes(self.hash[:STREAM_HASH_BYTES], "big")
+
 
 class ModelCache:
     """Loaded models, by weights file, hash and device: hold one and hand it to encoders and decoders that
@@ -196,13 +202,13 @@ class ModelCache:
                 self._loaded[key] = runtime
             return LoadedModel(identifier, family, quality, path, digest, self._loaded[key])
 
-    def load_for_decoder(self, models: ModelSet, identifier: int, stream_hash: bytes | None,
+    def load_for_decoder(self, models: ModelSet, identifier: int, stream_hash: int | None,
                          device: str = "cpu") -> LoadedModel:
         """The model a stream names; ResourceError if it is missing or its hash differs from the stream's."""
         family, quality = models.resolve_id(identifier)
         model = self.load(models, family, quality, device)
-        if stream_hash is None or bytes(stream_hash) != model.hash:
-            shown = bytes(stream_hash).hex() if stream_hash is not None else "none"
+        if stream_hash is None or stream_hash != model.stream_hash:
+            shown = f"{stream_hash:08x}" if stream_hash is not None else "none"
             raise ResourceError(f"{models.tool} model {identifier} ({model.path.name}): the stream needs weights "
-                                f"with hash {shown}, this decoder has {model.hash.hex()}")
+                                f"with hash {shown}, this decoder has {model.stream_hash:08x}")
         return model

@@ -15,7 +15,7 @@ from pathlib import Path
 from ...common.bitstream import parse
 from ...common.config import DecoderConfig, EncoderConfig
 from ...common.errors import IcmError
-from ...common.output import hash_unit
+from ...common.output import GEOMETRY_ARRAY, hash_unit, with_geometry
 from ...common.registry import ToolInstances
 from ...common.syntax import structures as S
 from . import coverage
@@ -68,8 +68,9 @@ def write(entry: Written, source: bytes, tools: ToolInstances) -> bytes:
         return write_units(values, declaration)
     bitstream = parse(write_units(values, declaration))
     output = tools.decoder(bitstream.parameter_set["ps_tool_id"]).decode(bitstream, DecoderConfig())
+    output = with_geometry(output, bitstream.parameter_set)
     hash_body = next(unit["body"] for unit in values["units"] if unit["unit_type"] == S.UNIT_HASH)
-    hash_body.update(hash_unit(output))
+    hash_body.update(hash_unit(output, hash_body["dh_hash_type"]))
     return write_units(values, declaration)
 
 
@@ -89,9 +90,11 @@ def decode_check(name: str, data: bytes, max_groups: int | None, reject: int | N
     if reject is not None:
         raise SuiteError(f"{name}: the decoder decodes it, but it must be refused (exit status {reject})")
     md5 = result.output.md5().hex()
-    if max_groups is None and md5 != result.hash_hex:
-        raise SuiteError(f"{name}: decoded MD5 {md5} differs from the stream's {result.hash_hex}")
-    return md5, OUTPUT_KINDS[result.output.output_type], list(result.output.feature_names)
+    checked = result.output.digest(result.bitstream.output_hash["dh_hash_type"]).hex()
+    if max_groups is None and checked != result.hash_hex:
+        raise SuiteError(f"{name}: decoded output's hash {checked} differs from the stream's {result.hash_hex}")
+    arrays = list(result.output.feature_names) + ([GEOMETRY_ARRAY] if result.output.features else [])
+    return md5, OUTPUT_KINDS[result.output.output_type], arrays
 
 
 def make(entries, folder: Path, rewrite_learned: bool = False, tools: ToolInstances | None = None,

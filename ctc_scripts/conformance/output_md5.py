@@ -4,8 +4,10 @@
   MD5 of its samples row by row, R, G, B interleaved, which is D.7's byte string.
 * Feature tensors are an ``.npz`` file (numpy's zip of ``.npy`` arrays, no pickled objects) with one array per
   tensor, named ``tensor<fh_tensor_id>`` (the manifest lists the names, ``expect.arrays``, in feature-header
-  order), each float32 ``C x H x W`` in either byte order: the MD5 of the arrays' values as float32
-  little-endian in C order, concatenated in that order. Other arrays of the file are ignored.
+  order), each float32 ``C x H x W`` in either byte order, and the geometry record ``geometry`` (4 unsigned
+  integers: picture width, height, task input width, height): the MD5 of the arrays' values as float32
+  little-endian in C order, concatenated in that order, then the geometry as 32-bit little-endian unsigned
+  integers (D.7). Other arrays of the file are ignored.
 * A decoder that writes no file may print the MD5: the last 32-hex-digit word of its standard output.
 
 Anything else is an :class:`UnreadableOutput` (the entry fails with its message).
@@ -18,6 +20,8 @@ import struct
 import zipfile
 import zlib
 from pathlib import Path
+
+from ...common.output import GEOMETRY_ARRAY
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MD5_WORD = re.compile(r"\b[0-9a-fA-F]{32}\b")
@@ -80,6 +84,12 @@ def features_md5(path: str | Path, arrays: list[str]) -> str:
                 if name not in archive.files:
                     raise UnreadableOutput(f"{path.name} has no array {name} (it has {', '.join(archive.files)})")
                 array = archive[name]
+                if name == GEOMETRY_ARRAY:
+                    if array.dtype.kind not in "iu" or array.shape != (4,) or array.min() < 0 or array.max() >> 32:
+                        raise UnreadableOutput(f"{path.name}: {name} is {array.dtype} of shape {array.shape}, not "
+                                               f"4 unsigned 32-bit integers")
+                    digest.update(np.asarray(array, dtype="<u4").tobytes())
+                    continue
                 if array.dtype.kind != "f" or array.dtype.itemsize != 4 or array.ndim != 3:
                     raise UnreadableOutput(f"{path.name}: {name} is {array.dtype} of shape {array.shape}, "
                                            f"not float32 C x H x W")

@@ -85,6 +85,21 @@ def insert_reserved(*placements: tuple[str, int, int]) -> Rewrite:
     return run
 
 
+def explicit_layout(layout_of: Callable[[dict], tuple[dict | None, list[dict]]]) -> Rewrite:
+    """``ps_model_layout_flag`` 0 and the headers the model implies written out: ``layout_of(parameter set)``
+    gives the feature header (or None) and the channel-group headers, placed after the parameter set."""
+    def run(values: dict) -> dict:
+        ps = parameter_set(values)
+        feature_header, group_headers = layout_of(ps)
+        ps["ps_model_layout_flag"] = 0
+        units = [{"unit_type": S.UNIT_FEATURE_HEADER, "body": feature_header}] if feature_header else []
+        units += [{"unit_type": S.UNIT_CHANNEL_GROUP_HEADER, "body": cg} for cg in group_headers]
+        at = index_of(values, S.UNIT_PARAMETER_SET) + 1
+        values["units"][at:at] = units
+        return values
+    return run
+
+
 def channel_group_header(tensor_id: int) -> Callable[[dict], dict]:
     def find(values: dict) -> dict:
         return next(cg for cg in units_of(values, S.UNIT_CHANNEL_GROUP_HEADER) if cg["cg_tensor_id"] == tensor_id)

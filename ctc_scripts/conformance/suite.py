@@ -68,11 +68,29 @@ class Partial:
 
 
 def _vvc(qp: int, **settings) -> EncoderConfig:
-    return EncoderConfig(tool="vvc-image", qp=qp, inner=FASTER, **settings)
+    return EncoderConfig(tool="vvc-image", qp=qp, inner=FASTER, output_hash="md5", **settings)
 
 
-def _mfc(quality: int, model: str | None = None) -> EncoderConfig:
-    return EncoderConfig(tool="mfc", quality=quality, model=model)
+def _feature(qp: int, **settings) -> EncoderConfig:
+    return EncoderConfig(tool="vvc-feature", qp=qp, output_hash="md5", **settings)
+
+
+def _mfc(quality: int, model: str | None = None, output_hash: str = "md5") -> EncoderConfig:
+    return EncoderConfig(tool="mfc", quality=quality, model=model, output_hash=output_hash)
+
+
+def _mfc_layout(parameter_set: dict) -> tuple[dict, list[dict]]:
+    """The feature and channel-group headers that the stream's mfc model implies (to write them out)."""
+    from ...common.models.mfc import model_layout
+    from ...common.models.zoo import ModelCache
+    from ...common.registry import default_registry
+
+    models = default_registry().get("mfc").models
+    model = ModelCache().load_for_decoder(models, parameter_set["ps_model_id"], parameter_set["ps_model_hash"])
+    return model_layout(model.runtime)
+
+
+EXPLICIT = R.explicit_layout(_mfc_layout)
 
 
 ENTRIES = (
@@ -96,15 +114,20 @@ ENTRIES = (
     Encoded("vvc_image_resampled_down_30x20", Picture(KODIM23, (30, 20)), _vvc(32, resample="45x31"),
             "coded larger than the picture, at 45x31, restored to 30x20 (the decoder downscales: a widened kernel)"),
     # --- vvc-feature ----------------------------------------------------------------------------------------------
-    Encoded("vvc_feature_qp37", Picture(COCO_139), EncoderConfig(tool="vvc-feature", qp=37),
+    Encoded("vvc_feature_qp37", Picture(COCO_139), _feature(37),
             "split features of yolo-fastest-1.1-xl at 320x320 (48x20x20 and 96x10x10), QP 37", learned=True),
     Encoded("vvc_feature_yf11_160_qp42", Picture(COCO_139),
-            EncoderConfig(tool="vvc-feature", qp=42, task_network="yolo-fastest-1.1", task_input_size=160),
-            "split features of yolo-fastest-1.1 (ps_task_network_id 2) at 160x160, QP 42", learned=True),
+            _feature(42, task_network="yolo-fastest-1.1", task_input_size=160),
+            "split features of yolo-fastest-1.1 (ps_task_network_id 2) at 160x160 (an explicit task input size, "
+            "ps_task_input_size_flag 1), QP 42", learned=True),
     # --- mfc: the three coding modes, the model families, channel groups ---------------------------------------
     Encoded("mfc_q3", Picture(COCO_139), _mfc(3),
             "model mfc quality 3 (ps_model_id 3): s32 coded in 4 groups (fh_coding_mode 0), s16 predicted "
-            "(fh_coding_mode 1)", learned=True),
+            "(fh_coding_mode 1); the model's layout (ps_model_layout_flag 1: no feature or channel-group header)",
+            learned=True),
+    Encoded("mfc_q1_crc32", Picture(COCO_139), _mfc(1, output_hash="crc32"),
+            "quality 1 as the encoder writes it by default: the model's layout and a CRC-32 decoded-output hash "
+            "(dh_hash_type 1)", learned=True),
     Encoded("mfc_q5", Picture(COCO_139), _mfc(5),
             "quality 5: s16 predicted plus a coded residual (fh_coding_mode 2) in 3 groups of its own",
             learned=True),
@@ -123,21 +146,27 @@ ENTRIES = (
             R.insert_reserved(("after_ps", 5, 3), ("before_payloads", 15, 0), ("before_hash", 9, 100)),
             "with reserved units (types 5, 15 and 9, of 3, 0 and 100 bytes) after the "
             "parameter set, before the payload and before the hash: skipped, same output"),
-    Written("mfc_q3_reserved_units", "mfc_q3",
+    Written("mfc_q3_explicit", "mfc_q3", EXPLICIT,
+            "the headers of mfc_q3's model written out (ps_model_layout_flag 0: a feature header and a "
+            "channel-group header); same output"),
+    Written("mfc_q5_explicit", "mfc_q5", EXPLICIT,
+            "the headers of mfc_q5's model written out: s16 predicted plus a coded residual (fh_coding_mode 2), "
+            "a channel-group header per coded latent; same output"),
+    Written("mfc_q3_reserved_units", "mfc_q3", R.chain(EXPLICIT,
             R.insert_reserved(*[(where, t, 2 * t) for where, t in zip(
                 ["after_ps", "before_cg", "before_payloads", "between_payloads", "between_payloads",
                  "between_payloads", "before_hash", "before_hash", "after_ps", "before_cg", "before_hash"],
-                range(5, 16))]),
-            "with one unit of each reserved type 5..15 (10 to 30 bytes) between its units: skipped, "
+                range(5, 16))])),
+            "with the model's headers written out and one unit of each reserved type 5..15 (10 to 30 bytes) between its units: skipped, "
             "same output"),
     Written("vvc_image_extension_1024", "vvc_image_qp32_128x96",
             R.chain(R.add_extension("max"), R.set_version_minor(1)),
             "with 1024 bytes of parameter-set extension data (the level-1.0 maximum) and "
-            "syntax version 2.1: ignored, same output"),
+            "syntax version 3.1: ignored, same output"),
     Written("mfc_q3_extension_4096_level20", "mfc_q3",
-            R.chain(R.set_parameters(ps_level_idc=20), R.add_extension("max"), R.set_version_minor(255)),
+            R.chain(R.set_parameters(ps_level_idc=20), R.add_extension("max"), R.set_version_minor(15)),
             "at level 2.0 with 4096 bytes of extension data (the level-2.0 maximum) and syntax version "
-            "2.255: ignored, same output"),
+            "3.15: ignored, same output"),
     Written("vvc_image_informative_extremes", "vvc_image_1x1",
             R.set_parameters(ps_level_idc=20, ps_bit_depth_minus8=8, ps_qp=-64),
             "with a 16-bit original (ps_bit_depth_minus8 8), ps_qp -64 and level 2.0: values a "
@@ -147,15 +176,15 @@ ENTRIES = (
     Written("vvc_image_bilinear_down", "vvc_image_resampled_down_30x20",
             R.set_parameters(ps_resampling_filter_idc=1),
             "restored by the bilinear filter (downscaling)"),
-    Written("mfc_q3_offsets", "mfc_q3", R.set_offsets(1, [0.5, -0.25, 0.125, -1.0]),
-            "with an offset per channel group of s32 (cg_offset_flag 1: 0.5, -0.25, 0.125, -1.0): "
+    Written("mfc_q3_offsets", "mfc_q3", R.chain(EXPLICIT, R.set_offsets(1, [0.5, -0.25, 0.125, -1.0])),
+            "with the model's headers written out and an offset per channel group of s32 (cg_offset_flag 1: 0.5, -0.25, 0.125, -1.0): "
             "another output (D.5.5)"),
-    Written("mfc_q3_groups64_level10", "mfc_q3", R.add_group_header(8, "max", 16),
+    Written("mfc_q3_groups64_level10", "mfc_q3", R.chain(EXPLICIT, R.add_group_header(8, "max", 16)),
             "(level 1.0) with a channel-group header for tensor 8 (the largest tensor id) that no "
             "decoding reads: the level's largest group count, 64 groups of 16 channels (1024, the largest "
             "channel count), offsets, an explicit channel order; same output"),
     Written("mfc_q3_groups256_level20", "mfc_q3",
-            R.chain(R.set_parameters(ps_level_idc=20), R.add_group_header(16, "max", 16)),
+            R.chain(EXPLICIT, R.set_parameters(ps_level_idc=20), R.add_group_header(16, "max", 16)),
             "at level 2.0 with an unread channel-group header for tensor 16: 256 groups of 16 channels "
             "(4096), offsets, an explicit channel order; same output"),
     # --- streams that every decoder must refuse ----------------------------------------------------------------
@@ -163,12 +192,19 @@ ENTRIES = (
             "claiming 4:2:2 chroma: vvc-image needs 4:2:0 (D.3.1)", reject=4),
     Written("reject_vvc_image_chroma_444", "vvc_image_1x1", R.set_parameters(ps_chroma_format_idc=3),
             "claiming 4:4:4 chroma (D.3.1)", reject=4),
-    Written("reject_mfc_channel_order", "mfc_q3", R.set_channel_order(1, list(range(64))),
+    Written("reject_mfc_channel_order", "mfc_q3", R.chain(EXPLICIT, R.set_channel_order(1, list(range(64)))),
             "with an explicit channel order in the header of its coded tensor: mfc needs "
             "cg_channel_order_flag 0 (D.5.1)", reject=4),
-    Written("reject_groups65_level10", "mfc_q3", R.add_group_header(8, "max", 1, extra_groups=1),
+    Written("reject_groups65_level10", "mfc_q3", R.chain(EXPLICIT, R.add_group_header(8, "max", 1, extra_groups=1)),
             "(level 1.0) with a channel-group header of 65 groups: one beyond the level's max_groups",
             reject=5, relax=frozenset({"cg_num_groups"})),
+    Written("reject_layout_flag_with_header", "mfc_q3_explicit", R.set_parameters(ps_model_layout_flag=1),
+            "the model's layout signalled (ps_model_layout_flag 1) while its headers are sent too (D.2.3)",
+            reject=4),
+    Written("reject_vvc_feature_task_input_319", "vvc_feature_qp37",
+            R.set_parameters(ps_task_input_size_flag=1, ps_task_input_width=319, ps_task_input_height=320),
+            "a task input width (319) that the tensors' widths times their strides (320) contradict: the "
+            "detections' geometry would be wrong (D.3)", reject=4),
     Written("reject_unit_after_hash", "vvc_image_1x1", R.insert_reserved(("after_hash", 5, 4)),
             "with a reserved unit after the decoded-output hash (D.2.3)", reject=4),
 )

@@ -105,15 +105,16 @@ LYING_UNIT = Struct("lying_unit", "A unit whose size element says what it is giv
 ))
 RAW_BITSTREAM = dataclasses.replace(S.BITSTREAM, body=S.BITSTREAM.body[:-1] + (
     WhileMoreData("units", (RAW_UNIT,), limit="max_units"),))
+HEADER_BYTES = 5  # bs_magic and the syntax version
 BODIES = {S.UNIT_PARAMETER_SET: S.PARAMETER_SET, S.UNIT_FEATURE_HEADER: S.FEATURE_HEADER,
           S.UNIT_CHANNEL_GROUP_HEADER: S.CHANNEL_GROUP_HEADER, S.UNIT_PAYLOAD: S.PAYLOAD,
           S.UNIT_HASH: S.DECODED_OUTPUT_HASH}
 
 
 def read_raw(data: bytes) -> tuple[bytes, list[tuple[int, bytes]]]:
-    """(the 6 header bytes, [(unit_type, body bytes)]) of a stream whose framing is sound."""
+    """(the 5 header bytes, [(unit_type, body bytes)]) of a stream whose framing is sound."""
     values = read_structure(RAW_BITSTREAM, data)
-    return data[:6], [(unit["unit_type"], unit["data"]) for unit in values["units"]]
+    return data[:HEADER_BYTES], [(unit["unit_type"], unit["data"]) for unit in values["units"]]
 
 
 def write_raw(header: bytes, units: list[tuple[int, bytes]], sizes: dict[int, int] | None = None) -> bytes:
