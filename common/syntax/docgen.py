@@ -39,11 +39,12 @@ def _rows(nodes: tuple, depth: int, indexes: list[str], out: list[tuple[str, str
             out.append((f"{pad}/* the body below is exactly {node.size.name} bytes long */", ""))
             _rows(node.body, depth, indexes, out)
         elif isinstance(node, Switch):
-            for value, case in node.cases.items():
+            for number, (value, case) in enumerate(node.cases.items()):
                 name = ENUMS.get(node.field, {}).get(value, value)
-                out.append((f"{pad}if( {node.field} == {value} ) /* {name} */", ""))
+                keyword = "if" if number == 0 else "else if"  # one chain: exactly one branch applies
+                out.append((f"{pad}{keyword}( {node.field} == {value} ) /* {name} */", ""))
                 out.append((f"{pad}{INDENT}{case.name}( )", ""))
-            out.append((f"{pad}else /* reserved values */", ""))
+            out.append((f"{pad}else /* reserved values: every other {node.field} */", ""))
             out.append((f"{pad}{INDENT}{node.skip_name}[ rest of the body ]", "b(8)"))
         elif isinstance(node, WhileMoreData):
             out.append((f"{pad}while( more_data_in_bitstream( ) ) {{", ""))

@@ -15,9 +15,13 @@ MD5s of ``tests/data/conformance``:
                    identical bytes for random symbol runs (totals up to 2^24), identical symbols decoded from
                    the library's streams and from random garbage;
 * ``graphs``       the integer network semantics of D.6 against ``ExactGraph`` on random and saturating inputs;
+* ``layout``       the feature and channel-group headers a model implies (D.5.1, ``ps_model_layout_flag`` 1) as the
+                   spec decoder derives them from the ``.npz`` + JSON, against ``icm.common.models.mfc.model_layout``
+                   (``--full``: every shipped model);
+* ``crc32``        the CRC-32 of D.7, written from its parameters, against ``zlib.crc32``;
 * ``mfc_q3``/``mfc_q5``  full decodes of the conformance streams by the independent decoder (weights read from
-                   the ``.npz`` + JSON of ``dump_weights.py``), against the recorded MD5s; every substream's
-                   values also against the code's entropy decoder given the same table indexes;
+                   the ``.npz`` + JSON of ``dump_weights.py``), against the recorded MD5s and the streams' hashes;
+                   every substream's values also against the code's entropy decoder given the same table indexes;
 * ``colour``, ``resampler``  D.3 against ``icm.common.colour`` / ``icm.common.resample`` on random pictures;
 * ``vvc_*``        the three VVC conformance streams (VVC decoded by ffmpeg, the rest by the spec decoder), when
                    ffmpeg (``imageio-ffmpeg``) is there;
@@ -205,6 +209,37 @@ def check_graphs(full: bool, model: sd.MfcModel) -> str:
 
 # -------------------------------------------------------------------------------------------------- streams
 
+def check_layout(full: bool, models: dict) -> str:
+    from icm.common.models.mfc import load_runtime, model_layout
+
+    for name, model in models.items():
+        runtime = load_runtime(WEIGHTS / f"{name}.pt")
+        fh, cgs = model_layout(runtime)
+        mine_fh, mine_cgs = model.layout()
+        assert mine_fh["tensors"] == fh["tensors"], f"{name}: feature header differs"
+        theirs = [{"cg_tensor_id": cg["cg_tensor_id"], "cg_num_channels": cg["cg_num_channels"],
+                   "cg_group_size": [g["cg_group_size"] for g in cg["groups"]],
+                   "cg_scale": [float(np.float32(g["cg_scale"])) for g in cg["groups"]],
+                   "cg_offset": [0.0] * cg["cg_num_groups"], "cg_channel_index": None} for cg in cgs]
+        assert not any(cg["cg_offset_flag"] or cg["cg_channel_order_flag"] for cg in cgs), f"{name}: flags"
+        assert mine_cgs == theirs, f"{name}: channel-group headers differ"
+        assert model.model_hash == int.from_bytes(hashlib.sha256((WEIGHTS / f"{name}.pt").read_bytes())
+                                                  .digest()[:4], "big"), f"{name}: model hash"
+    return (f"{len(models)} models: the headers of ps_model_layout_flag 1 derived by the rule of D.5.1 equal "
+            "model_layout(); ps_model_hash from the JSON's sha256")
+
+
+def check_crc32(full: bool) -> str:
+    import zlib
+
+    assert sd.crc32(b"123456789") == 0xCBF43926
+    rng = random.Random(17)
+    for n in [0, 1, 3, 4, 255, 1000] + [rng.randint(0, 5000) for _ in range(20 if full else 5)]:
+        data = bytes(rng.randrange(256) for _ in range(n))
+        assert sd.crc32(data) == zlib.crc32(data), f"{n} bytes"
+    return "CRC-32 from the parameters of D.7 equals zlib.crc32 (check value 0xCBF43926)"
+
+
 def check_mfc(name: str, model: sd.MfcModel) -> str:
     from icm.common.entropy.gaussian_tables import gaussian_table_set
     from icm.common.entropy.indexed_coder import TableSet, decode_indexed
@@ -215,22 +250,22 @@ def check_mfc(name: str, model: sd.MfcModel) -> str:
     start = time.perf_counter()
     out = sd.decode_mfc(stream, model, trace=lambda *args: substreams.append(args))
     seconds = time.perf_counter() - start
-    md5 = sd.output_md5(out)
-    assert md5 == recorded_md5s()[name] == stream["dh"]["dh_hash"].hex(), f"{name}: MD5 {md5}"
+    md5 = sd.output_md5(out, stream)
+    assert md5 == recorded_md5s()[name], f"{name}: MD5 {md5}"
+    sd.check_hash(out, stream)
     # every substream's values, decoded again by the code (icm.common.entropy) with the same table indexes
     tables = {}
     for index, codec in enumerate(model.codecs):
         prior = model.sub(f"codecs/{index}/prior/")
         cdfs = [prior["_quantized_cdf"][c, :prior["_cdf_length"][c]] for c in range(len(prior["_offset"]))]
-        tables[codec["tensor_id"]] = (TableSet.build(cdfs, prior["_offset"]), len(codec["groups"]))
+        tables[codec["tensor_id"]] = TableSet.build(cdfs, prior["_offset"])
     values = 0
-    for tensor_id, group, idx, mine in substreams:
-        prior_tables, groups = tables[tensor_id]
-        table_set = prior_tables if group == groups else gaussian_table_set()
-        theirs = decode_indexed(sd.payload(stream, tensor_id, group), np.array(idx), table_set)
-        assert list(map(int, theirs)) == mine, f"substream ({tensor_id}, {group}) differs"
+    for tensor_id, index, idx, mine in substreams:
+        table_set = tables[tensor_id] if index == 0 else gaussian_table_set()
+        theirs = decode_indexed(sd.substream(stream, tensor_id, index), np.array(idx), table_set)
+        assert list(map(int, theirs)) == mine, f"substream {index} of tensor {tensor_id} differs"
         values += len(mine)
-    first = next(v for t, g, _, v in substreams if g == 0)[:12]
+    first = next(v for t, i, _, v in substreams if i == 1)[:12]
     return (f"independent decode in {seconds:.2f} s: MD5 {md5} = recorded; its {len(substreams)} substreams "
             f"({values} values) equal the code's decode (group 0 starts {first})")
 
@@ -248,8 +283,9 @@ def check_vvc(name: str, ffmpeg: str) -> str:
     stream = sd.parse((CONFORMANCE / f"{name}.icm").read_bytes())
     tool = stream["ps"]["ps_tool_id"]
     out = sd.decode_vvc_image(stream, ffmpeg) if tool == 0 else sd.decode_vvc_feature(stream, ffmpeg)
-    md5 = sd.output_md5(out)
-    assert md5 == recorded_md5s()[name] == stream["dh"]["dh_hash"].hex(), f"{name}: MD5 {md5}"
+    md5 = sd.output_md5(out, stream)
+    assert md5 == recorded_md5s()[name], f"{name}: MD5 {md5}"
+    sd.check_hash(out, stream)
     return f"VVC by ffmpeg, everything after it by the spec decoder: MD5 {md5} = recorded"
 
 
@@ -341,7 +377,7 @@ def check_fma(ffmpeg: str) -> str:
     for t in stream["fh"]["tensors"]:
         c, h, w, cols = t["fh_channels"], t["fh_height"], t["fh_width"], t["fh_tile_columns"]
         rows = -(-c // cols)
-        y, _, _ = sd.decode_vvc(sd.payload(stream, t["fh_tensor_id"], 0), cols * w, rows * h, ffmpeg)
+        y, _, _ = sd.decode_vvc(sd.inner_payload(stream, t["fh_tensor_id"]), cols * w, rows * h, ffmpeg)
         s = y.reshape(rows, h, cols, w).transpose(0, 2, 1, 3).reshape(rows * cols, h, w)[:c]
         normative = sd.dequantise(s, t["fh_min_value"], t["fh_max_value"], t["fh_quant_bit_depth_minus1"] + 1)
         low, high = np.float32(t["fh_min_value"]), np.float32(t["fh_max_value"])
@@ -402,8 +438,8 @@ def run(full: bool = False, report=print) -> list[tuple[str, bool, str]]:
         start = time.perf_counter()
         try:
             detail, ok = fn(*args), True
-        except AssertionError as error:
-            detail, ok = f"FAILED: {error}", False
+        except (AssertionError, sd.SpecError) as error:
+            detail, ok = f"FAILED: {type(error).__name__}: {error}", False
         results.append((name, ok, detail))
         report(f"{'ok  ' if ok else 'FAIL'} {name:12s} {detail} ({time.perf_counter() - start:.1f} s)")
 
@@ -411,10 +447,12 @@ def run(full: bool = False, report=print) -> list[tuple[str, bool, str]]:
     step("tables", check_tables, full)
     step("escape", check_escape, full)
     step("range-coder", check_range_coder, full)
+    step("crc32", check_crc32, full)
     with tempfile.TemporaryDirectory() as folder:
         names = sorted(p.stem for p in WEIGHTS.glob("mfc*.pt")) if full else ["mfc_q3", "mfc_q5"]
         models = models_from_pt(names, Path(folder))
         step("graphs", check_graphs, full, models["mfc_q3"])
+        step("layout", check_layout, full, models)
         step("mfc_q3", check_mfc, "mfc_q3", models["mfc_q3"])
         step("mfc_q5", check_mfc, "mfc_q5", models["mfc_q5"])
         if full:

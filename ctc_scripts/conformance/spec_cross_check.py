@@ -3,8 +3,11 @@
     python -m icm.ctc_scripts.conformance.spec_cross_check [--only NAME ...]
 
 Every entry that decodes (full or partial) is decoded by ``spec_decoder`` (VVC by ffmpeg, everything after it
-and all of ``mfc`` from docs/decoding.md), and its MD5 compared with the manifest's: so the suite's expected
-outputs do not rest on ``icm-dec`` alone. Needs torch once, to convert the ``mfc`` weights (``dump_weights``).
+and all of ``mfc`` from docs/decoding.md), its full decodes checked against the stream's own hash (MD5 or CRC-32,
+D.7), and the MD5 of its output compared with the manifest's: so the suite's expected outputs do not rest on
+``icm-dec`` alone. Every entry that must be refused must be refused by ``spec_decoder`` too, as a level-limit or
+range error (``icm-dec`` exit status 5) or another error (4) as the manifest says. Needs torch once, to convert
+the ``mfc`` weights (``dump_weights``).
 """
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from pathlib import Path
 
 from . import manifest as M
 
-FAMILIES = {0: "mfc_q{q}", 10: "mfc-noxs_q{q}", 20: "mfc-nogroup_q{q}", 30: "mfc-short_q{q}"}
+FAMILIES = {0: "mfc_q{q}", 10: "mfc-noxs_q{q}", 20: "mfc-nogroup_q{q}", 30: "mfc-short_q{q}"}  # D.5.1
 
 
 def model_name(model_id: int) -> str:
@@ -22,37 +25,46 @@ def model_name(model_id: int) -> str:
 
 
 def spec_md5(data: bytes, max_groups: int | None, models: dict, folder: Path, ffmpeg: str) -> str:
+    """The MD5 of the spec decoder's output (D.7's canonical byte string); a full decode is also checked against
+    the stream's hash unit. Raises ``SpecError`` when the spec decoder refuses the stream."""
     from . import spec_decoder as sd
     from .spec_check import models_from_pt
 
     stream = sd.parse(data)
-    tool = stream["ps"]["ps_tool_id"]
-    if tool == 0:
-        return sd.output_md5(sd.decode_vvc_image(stream, ffmpeg))
-    if tool == 1:
-        return sd.output_md5(sd.decode_vvc_feature(stream, ffmpeg))
-    name = model_name(stream["ps"]["ps_model_id"])
-    if name not in models:
-        models.update(models_from_pt([name], folder))
-    return sd.output_md5(sd.decode_mfc(stream, models[name], max_groups=max_groups))
+    model = None
+    if stream["ps"]["ps_tool_id"] == 2 and stream["ps"]["ps_model_id"]:
+        name = model_name(stream["ps"]["ps_model_id"])
+        if name not in models:
+            models.update(models_from_pt([name], folder))
+        model = models[name]
+    return sd.output_md5(sd.decode(stream, ffmpeg, model, max_groups), stream)
 
 
 def check(folder: Path = M.FOLDER, only: list[str] | None = None, report=print) -> list[str]:
-    """Names of the entries whose MD5 the spec decoder does not reproduce (empty: all agree)."""
+    """Names of the entries the spec decoder disagrees on (empty: all agree): a decode whose MD5 it does not
+    reproduce, a stream it refuses that decodes, or one it decodes that must be refused."""
+    from . import spec_decoder as sd
     from .spec_check import find_ffmpeg
 
     ffmpeg = find_ffmpeg()
     failed, models = [], {}
     with tempfile.TemporaryDirectory() as scratch:
         for entry in M.load(folder)["entries"]:
-            if entry["expect"]["outcome"] != "decode" or (only and entry["name"] not in only):
+            if only and entry["name"] not in only:
                 continue
             data = (folder / entry["stream"]).read_bytes()
+            refused = None
             try:
                 md5 = spec_md5(data, entry["decode"]["max_groups"], models, Path(scratch), ffmpeg)
-            except Exception as exc:  # noqa: BLE001 - the spec decoder's refusal is a disagreement too
+            except sd.SpecError as exc:
+                md5, refused = f"refused: {type(exc).__name__}: {exc}", exc
+            except Exception as exc:  # noqa: BLE001 - a crash of the spec decoder is a disagreement too
                 md5 = f"error: {type(exc).__name__}: {exc}"
-            ok = md5 == entry["expect"]["md5"]
+            if entry["expect"]["outcome"] == "decode":
+                ok = md5 == entry["expect"]["md5"]
+            else:  # refused, with the status icm-dec gives: 5 for a level limit or range, else 4 (decoding.md)
+                ok = refused is not None and (5 if isinstance(refused, sd.LevelError) else 4) == \
+                    entry["expect"]["exit_status"]
             report(f"{'ok  ' if ok else 'FAIL'} {entry['name']}: {md5}")
             if not ok:
                 failed.append(entry["name"])
