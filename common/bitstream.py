@@ -11,6 +11,9 @@ from .syntax.interpreter import Tracer, read_structure, write_structure
 from .syntax.levels import level_limits, smallest_level_for
 
 
+SIDE_INFORMATION = -1  # the group index of a tensor's side information (its hyper latent) in Bitstream.payloads
+
+
 @dataclass
 class Bitstream:
     """The units of one bitstream; each header is a dict keyed by syntax element name."""
@@ -81,8 +84,9 @@ def _with_task_input_flag(ps: dict) -> dict:
 
 def payload_units(payloads: list[dict]) -> list[dict]:
     """The payload units of a tool's payloads: per tensor, in the order tensors first appear, one unit. An
-    inner-codec bitstream is its tensor's only payload; entropy-coded substreams of groups 0..G (G the side
-    information, the hyper latent) become one unit with the side information first, then groups 0..G-1."""
+    inner-codec bitstream is its tensor's only payload; a tensor's entropy-coded substreams, its side
+    information (group ``SIDE_INFORMATION``; empty when the tool has none) and groups 0..k-1, become one unit
+    with the side information first, then the groups in order."""
     by_tensor: dict[int, list[dict]] = {}
     for unit in payloads:
         by_tensor.setdefault(unit["pl_tensor_id"], []).append(unit)
@@ -96,12 +100,13 @@ def payload_units(payloads: list[dict]) -> list[dict]:
             continue
         if kinds != {0}:
             raise ValueError(f"tensor {tensor_id} mixes payload types")
-        by_group = {part["pl_group_idx"]: part["pl_data"] for part in parts}
-        side = len(parts) - 1
-        if sorted(by_group) != list(range(side + 1)):
-            raise ValueError(f"tensor {tensor_id}: substreams of groups {sorted(by_group)}, not 0..{side}")
-        ordered = [by_group[side]] + [by_group[g] for g in range(side)]
-        units.append({"pl_type": 0, "pl_tensor_id": tensor_id, "pl_num_substreams_minus1": side,
+        by_group = {SIDE_INFORMATION: b"", **{part["pl_group_idx"]: part["pl_data"] for part in parts}}
+        groups = len(by_group) - 1
+        if sorted(by_group) != list(range(SIDE_INFORMATION, groups)):
+            raise ValueError(f"tensor {tensor_id}: substreams of groups {sorted(by_group)}, not the side "
+                             f"information and groups 0..{groups - 1}")
+        ordered = [by_group[g] for g in range(SIDE_INFORMATION, groups)]
+        units.append({"pl_type": 0, "pl_tensor_id": tensor_id, "pl_num_substreams_minus1": groups,
                       "substreams": [{"pl_substream_size": len(data)} for data in ordered[:-1]],
                       "pl_data": b"".join(ordered)})
     return units
@@ -116,10 +121,8 @@ def split_payload_unit(unit: dict) -> list[dict]:
     if sum(sizes) > len(data):
         raise BitstreamError(f"payload of tensor {unit['pl_tensor_id']}: substream sizes add up to {sum(sizes)} "
                              f"bytes, the unit has {len(data)}")
-    side = unit["pl_num_substreams_minus1"]
     parts, at = [], 0
-    for index, size in enumerate(sizes + [len(data) - sum(sizes)]):
-        group = side if index == 0 else index - 1
+    for group, size in enumerate(sizes + [len(data) - sum(sizes)], start=SIDE_INFORMATION):
         parts.append({"pl_type": 0, "pl_tensor_id": unit["pl_tensor_id"], "pl_group_idx": group,
                       "pl_data": data[at:at + size]})
         at += size

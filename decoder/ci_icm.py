@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..common.bitstream import Bitstream
+from ..common.bitstream import SIDE_INFORMATION, Bitstream
 from ..common.config import DecoderConfig
 from ..common.errors import BitstreamError, ConfigError
 from ..common.layers.exact import ACT_FRAC_BITS
@@ -88,7 +88,7 @@ class CiIcmDecoder(ToolDecoder):
         count = groups if max_groups is None else min(max_groups, groups)
         partial = count < groups
         streams = [bitstream.payload(LATENT_TENSOR_ID, g) if g < count else None for g in range(groups)]
-        z_bytes = bitstream.payload(LATENT_TENSOR_ID, groups)
+        z_bytes = bitstream.payload(LATENT_TENSOR_ID, SIDE_INFORMATION)
         y_unit = runtime.decode_latent(z_bytes, streams, quality - 1, size, size)
         width, height = ps["ps_picture_width"], ps["ps_picture_height"]
         f, rgb = runtime.graphs["g_s"](y_unit)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from ..common.bitstream import Bitstream
+from ..common.bitstream import SIDE_INFORMATION, Bitstream
 from ..common.config import DecoderConfig
 from ..common.errors import BitstreamError, ConfigError
 from ..common.layers.exact import ACT_LIMIT, ACT_SCALE, from_fixed
@@ -101,7 +101,7 @@ class MfcDecoder(ToolDecoder):
             count = len(sizes) if max_groups is None else min(max_groups, len(sizes))
             partial = partial or count < len(sizes)
             streams = [bitstream.payload(tensor_id, g) if g < count else None for g in range(len(sizes))]
-            z_bytes = bitstream.payload(tensor_id, len(sizes))
+            z_bytes = bitstream.payload(tensor_id, SIDE_INFORMATION)
             height, width = mconfig.tensor_shapes[tensor_id][1:]
             decoded[tensor_id] = codec.decode(z_bytes, streams, height, width, gains, offsets)
             if codec.config.residual:

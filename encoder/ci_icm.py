@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..common.bitstream import Bitstream, new_parameter_set
+from ..common.bitstream import SIDE_INFORMATION, Bitstream, new_parameter_set
 from ..common.config import EncoderConfig
 from ..common.errors import ConfigError
 from ..common.resample import resize_rgb
@@ -55,7 +55,7 @@ class CiIcmEncoder(ToolEncoder):
                                ps_resampling_flag=1, ps_coded_width=size, ps_coded_height=size,
                                ps_resampling_filter_idc=0)
         bitstream = Bitstream(ps)  # the channel-group header is the model's (model_layout)
-        bitstream.add_payload(z_bytes, ENTROPY_PAYLOAD, LATENT_TENSOR_ID, len(mconfig.groups))
+        bitstream.add_payload(z_bytes, ENTROPY_PAYLOAD, LATENT_TENSOR_ID, SIDE_INFORMATION)
         for group, data in enumerate(streams):
             bitstream.add_payload(data, ENTROPY_PAYLOAD, LATENT_TENSOR_ID, group)
         return ToolEncoding(bitstream, {"group_bytes": [len(s) for s in streams], "hyper_bytes": len(z_bytes)})

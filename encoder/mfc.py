@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..common.bitstream import Bitstream, new_parameter_set
+from ..common.bitstream import SIDE_INFORMATION, Bitstream, new_parameter_set
 from ..common.config import EncoderConfig
 from ..common.errors import ConfigError
 from ..common.layers.exact import from_fixed
@@ -100,7 +100,7 @@ class MfcEncoder(ToolEncoder):
             synthesise = tensor_id in residual_sources or (refiner is not None and tensor_id != runtime.order[-1])
             streams, decoded[tensor_id] = codec.code_latent(y, hyper, synthesise)
             groups = codec.config.groups
-            bitstream.add_payload(z_bytes, ENTROPY_PAYLOAD, tensor_id, len(groups))
+            bitstream.add_payload(z_bytes, ENTROPY_PAYLOAD, tensor_id, SIDE_INFORMATION)
             for group, data in enumerate(streams):
                 bitstream.add_payload(data, ENTROPY_PAYLOAD, tensor_id, group)
         return ToolEncoding(bitstream, {"refine_costs": costs} if refiner is not None else {})

@@ -13,7 +13,7 @@ import torch
 from click.testing import CliRunner
 
 from fuzzing import mutate
-from icm.common.bitstream import parse, serialize
+from icm.common.bitstream import SIDE_INFORMATION, parse, serialize
 from icm.common.config import DecoderConfig, EncoderConfig
 from icm.common.errors import BitstreamError, ConfigError, IcmError, ResourceError
 from icm.common.image_io import read_image
@@ -23,6 +23,8 @@ from icm.common.registry import ToolInstances, default_registry
 from icm.common.threads import torch_threads
 from icm.decoder.pipeline import decode_bytes
 from icm.encoder.pipeline import encode_picture
+from icm.common.models.ci_icm import load_runtime, model_layout
+from icm.common.output import HASH_CRC32
 from test_ci_icm_model import pictures, tiny_config
 
 ENTRY = default_registry().get("ci-icm")
@@ -94,30 +96,45 @@ def decode_with_threads(data, threads, **options):
         return decode_bytes(data, DecoderConfig(**options))
 
 
+def layout(tiny, quality: int) -> list[dict]:
+    return model_layout(load_runtime(tiny / "ci-icm.npz"), quality)
+
+
+def explicit(bitstream, tiny, quality: int):
+    """``bitstream`` with the channel-group header its model implies written out (``ps_model_layout_flag`` 0)."""
+    bitstream.parameter_set["ps_model_layout_flag"] = 0
+    bitstream.channel_group_headers = layout(tiny, quality)
+    return bitstream
+
+
 def test_round_trip_hash_and_threads(tiny, photo, encoded_q2):
     bitstream = parse(encoded_q2.data)
     ps = bitstream.parameter_set
     assert bitstream.tool == "ci-icm" and ps["ps_tool_id"] == ENTRY.tool_id and ps["ps_model_id"] == 2
-    assert ps["ps_model_hash"] == hashlib.sha256((tiny / "ci-icm.npz").read_bytes()).digest()[:16]
+    sha = hashlib.sha256((tiny / "ci-icm.npz").read_bytes()).digest()
+    assert ps["ps_model_hash"] == int.from_bytes(sha[:4], "big")
     height, width = photo.shape[:2]
     assert (ps["ps_picture_width"], ps["ps_picture_height"]) == (width, height)
     assert ps["ps_resampling_flag"] == 1 and (ps["ps_coded_width"], ps["ps_coded_height"]) == (320, 320)
     assert (ps["ps_task_input_width"], ps["ps_task_input_height"]) == (320, 320)
-    assert bitstream.feature_header is None and len(bitstream.channel_group_headers) == 1
-    cg = bitstream.channel_group_headers[0]
+    assert bitstream.feature_header is None and not bitstream.channel_group_headers
+    assert ps["ps_model_layout_flag"] == 1
+    (cg,) = layout(tiny, 2)
     assert [g["cg_group_size"] for g in cg["groups"]] == list(GROUPS)
     gains = [g["cg_scale"] for g in cg["groups"]]
     assert cg["cg_channel_order_flag"] == 0 and cg["cg_offset_flag"] == 0 and min(gains) > 0
-    assert sorted(u["pl_group_idx"] for u in bitstream.payloads) == list(range(len(GROUPS) + 1))
-    assert bitstream.payloads[0]["pl_group_idx"] == len(GROUPS)  # the hyper latent first
+    assert [u["pl_group_idx"] for u in bitstream.payloads] == list(range(SIDE_INFORMATION, len(GROUPS)))
     one = decode_with_threads(encoded_q2.data, 1)
     two = decode_with_threads(encoded_q2.data, 2)
-    assert one.hash_hex == two.hash_hex == encoded_q2.decoded.md5().hex() == bitstream.output_hash["dh_hash"].hex()
+    assert one.hash_hex == two.hash_hex == encoded_q2.decoded.digest(HASH_CRC32).hex() == \
+        bitstream.output_hash["dh_hash"].hex()
+    explicit_stream = serialize(explicit(bitstream, tiny, 2))
+    assert decode_bytes(explicit_stream, DecoderConfig()).hash_hex == one.hash_hex
     assert one.output.picture.shape == photo.shape and one.output.picture.dtype == np.uint8
     # another quality: other gains in the header, another stream
     other = encode_picture(photo, EncoderConfig(tool="ci-icm", quality=3))
-    assert [g["cg_scale"] for g in parse(other.data).channel_group_headers[0]["groups"]] != gains
-    assert decode_bytes(other.data, DecoderConfig()).hash_hex == other.decoded.md5().hex()
+    assert [g["cg_scale"] for g in layout(tiny, 3)[0]["groups"]] != gains
+    assert decode_bytes(other.data, DecoderConfig()).hash_hex == other.decoded.digest(HASH_CRC32).hex()
 
 
 def test_partial_decoding(tiny, encoded_q2):
@@ -130,7 +147,7 @@ def test_partial_decoding(tiny, encoded_q2):
     assert not same.output.partial and same.hash_hex == full.hash_hex
     # a partial decode reads only the first groups: the later payloads may be missing
     bitstream = parse(encoded_q2.data)
-    bitstream.payloads = [u for u in bitstream.payloads if u["pl_group_idx"] in (0, len(GROUPS))]
+    bitstream.payloads = [u for u in bitstream.payloads if u["pl_group_idx"] in (SIDE_INFORMATION, 0)]
     part = decode_bytes(serialize(bitstream), DecoderConfig(max_groups=1))
     assert part.output.md5() == decode_bytes(encoded_q2.data, DecoderConfig(max_groups=1)).output.md5()
 
@@ -147,7 +164,7 @@ def test_adapters(tiny, encoded_q2):
         decode_bytes(encoded_q2.data, DecoderConfig(task_network="unknown-net"))
     # the plain picture's hash is still checked when an adapter is applied
     bitstream = parse(encoded_q2.data)
-    bitstream.output_hash["dh_hash"] = bytes(16)
+    bitstream.output_hash["dh_hash"] = bytes(4)
     with pytest.raises(IcmError, match="hash"):
         decode_bytes(serialize(bitstream), DecoderConfig(task_network="yolo-fastest-1.1"))
 
@@ -164,10 +181,10 @@ def test_missing_weights(photo, encoded_q2, tmp_path, monkeypatch):
 
 def test_stream_checks(tiny, photo, encoded_q2):
     bitstream = parse(encoded_q2.data)
-    bitstream.parameter_set["ps_model_hash"] = bytes(16)
+    bitstream.parameter_set["ps_model_hash"] ^= 1
     with pytest.raises(ResourceError, match="hash"):
         decode_bytes(serialize(bitstream), DecoderConfig())
-    bitstream = parse(encoded_q2.data)
+    bitstream = explicit(parse(encoded_q2.data), tiny, 2)
     bitstream.channel_group_headers[0]["groups"][1]["cg_scale"] *= 2
     with pytest.raises(BitstreamError, match="gains"):
         decode_bytes(serialize(bitstream), DecoderConfig())
@@ -176,7 +193,7 @@ def test_stream_checks(tiny, photo, encoded_q2):
     with pytest.raises(BitstreamError, match="320x320"):
         decode_bytes(serialize(bitstream), DecoderConfig())
     bitstream = parse(encoded_q2.data)
-    bitstream.payloads = [u for u in bitstream.payloads if u["pl_group_idx"] != 1]
+    bitstream.payloads = [u for u in bitstream.payloads if u["pl_group_idx"] != len(GROUPS) - 1]
     with pytest.raises(BitstreamError, match="missing payload"):
         decode_bytes(serialize(bitstream), DecoderConfig())
     with pytest.raises(ConfigError, match="qualities 1..3"):
@@ -251,9 +268,10 @@ def test_mutated_streams_decode_or_fail_cleanly(tiny, encoded_q2):
 def test_cuda_decode_is_bit_identical_to_cpu(tiny, photo, encoded_q2):
     cpu = decode_bytes(encoded_q2.data, DecoderConfig(device="cpu"))
     cuda = decode_bytes(encoded_q2.data, DecoderConfig(device="cuda"))
-    assert cpu.hash_hex == cuda.hash_hex == encoded_q2.decoded.md5().hex()
+    assert cpu.hash_hex == cuda.hash_hex == encoded_q2.decoded.digest(HASH_CRC32).hex()
     adapted = [decode_bytes(encoded_q2.data, DecoderConfig(device=d, task_network="yolo-fastest-1.1")).output.md5()
                for d in ("cpu", "cuda")]
     assert adapted[0] == adapted[1]
     on_cuda = encode_picture(photo, EncoderConfig(tool="ci-icm", quality=2, device="cuda"))
-    assert decode_bytes(on_cuda.data, DecoderConfig(device="cpu")).hash_hex == on_cuda.decoded.md5().hex()
+    on_cpu = decode_bytes(on_cuda.data, DecoderConfig(device="cpu"))
+    assert on_cpu.hash_hex == on_cuda.decoded.digest(HASH_CRC32).hex()

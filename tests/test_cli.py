@@ -56,7 +56,7 @@ def test_feature_stream_gives_npz_and_detections(photo, tmp_path):
     import json
 
     import numpy as np
-    assert sorted(np.load(npz).files) == ["tensor0", "tensor1"]
+    assert sorted(np.load(npz).files) == ["geometry", "tensor0", "tensor1"]
     assert len(json.loads(dets.read_text())) > 0
 
 
@@ -88,8 +88,8 @@ def test_truncated_and_wrong_magic(image_stream, tmp_path):
 
 def test_level_limit(image_stream, tmp_path):
     data = bytearray(image_stream.read_bytes())
-    assert data[8] == 10  # ps_level_idc: after magic (4), two version bytes, unit header (2)
-    data[8] = 77
+    assert data[7] == 10  # ps_level_idc: after magic (4), the version byte, unit header (2)
+    data[7] = 77
     bad = tmp_path / "level.icm"
     bad.write_bytes(bytes(data))
     assert_one_line_error(run("icm-dec", "-i", str(bad)), 5, "level_idc")

@@ -42,7 +42,7 @@ def small_png(tmp_path_factory) -> Path:
 def test_version_names_the_package_and_the_syntax(program):
     result = run(program, "--version")
     version = importlib.metadata.version("icm-codec")
-    assert result.returncode == 0 and result.stdout.strip() == f"{program} {version} (ICM bitstream syntax 2.0)"
+    assert result.returncode == 0 and result.stdout.strip() == f"{program} {version} (ICM bitstream syntax 3.0)"
 
 
 @pytest.mark.parametrize("program, args, words", [

@@ -57,7 +57,7 @@ def outcome(data: bytes, tools: ToolInstances) -> str:
     start = time.perf_counter()
     try:
         result = decode_bytes(data, DecoderConfig(), tools=tools)
-        assert result.hash_hex == result.output.md5().hex()
+        assert result.hash_hex == result.output.digest(result.bitstream.output_hash["dh_hash_type"]).hex()
         found = "decoded"
     except IcmError as exc:
         message = str(exc)

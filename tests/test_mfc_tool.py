@@ -11,11 +11,13 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from icm.common.bitstream import parse, serialize
+from icm.common.bitstream import SIDE_INFORMATION, parse, serialize
 from icm.common.config import DecoderConfig, EncoderConfig
 from icm.common.errors import BitstreamError, ConfigError, ResourceError
 from icm.common.image_io import read_image
 from icm.common.models import zoo
+from icm.common.models.mfc import load_runtime, model_layout
+from icm.common.output import HASH_CRC32
 from icm.common.registry import ToolInstances, default_registry
 from icm.common.threads import ENCODER_THREADS, torch_threads
 from icm.decoder.pipeline import decode_bytes
@@ -75,19 +77,35 @@ def decode_with_threads(data, threads, **options):
         return decode_bytes(data, DecoderConfig(**options))
 
 
+def explicit(bitstream, tiny, quality: int):
+    """``bitstream`` with the headers its model implies written out (``ps_model_layout_flag`` 0)."""
+    fh, cgs = model_layout(load_runtime(tiny / f"mfc_q{quality}.pt"))
+    bitstream.parameter_set["ps_model_layout_flag"] = 0
+    bitstream.feature_header, bitstream.channel_group_headers = fh, cgs
+    return bitstream
+
+
 def test_round_trip_hash_and_threads(tiny, photo):
     encoded = encode(photo)
     bitstream = parse(encoded.data)
-    ps, fh = bitstream.parameter_set, bitstream.feature_header
+    ps = bitstream.parameter_set
     assert bitstream.tool == "mfc" and ps["ps_model_id"] == 1
-    assert ps["ps_model_hash"] == hashlib.sha256((tiny / "mfc_q1.pt").read_bytes()).digest()[:16]
+    sha = hashlib.sha256((tiny / "mfc_q1.pt").read_bytes()).digest()
+    assert ps["ps_model_hash"] == int.from_bytes(sha[:4], "big")
+    assert ps["ps_model_layout_flag"] == 1 and bitstream.feature_header is None
+    assert not bitstream.channel_group_headers
+    fh, (cg,) = model_layout(load_runtime(tiny / "mfc_q1.pt"))
     assert [t["fh_coding_mode"] for t in fh["tensors"]] == [1, 0] and fh["tensors"][0]["fh_reference_id"] == 1
-    cg = bitstream.channel_group_headers[0]
     assert [g["cg_group_size"] for g in cg["groups"]] == list(GROUPS) and cg["cg_channel_order_flag"] == 0
-    assert sorted(u["pl_group_idx"] for u in bitstream.payloads) == [0, 1, 2]
+    assert sorted(u["pl_group_idx"] for u in bitstream.payloads) == [SIDE_INFORMATION, 0, 1]
     one = decode_with_threads(encoded.data, 1)
     two = decode_with_threads(encoded.data, 2)
-    assert one.hash_hex == two.hash_hex == encoded.decoded.md5().hex() == bitstream.output_hash["dh_hash"].hex()
+    assert one.hash_hex == two.hash_hex == encoded.decoded.digest(HASH_CRC32).hex() == \
+        bitstream.output_hash["dh_hash"].hex()
+    assert one.output.md5() == encoded.decoded.md5()
+    explicit_stream = serialize(explicit(bitstream, tiny, 1))
+    assert len(explicit_stream) > len(encoded.data)
+    assert decode_bytes(explicit_stream, DecoderConfig()).hash_hex == one.hash_hex
     shapes = [f.shape for f in one.output.features]
     assert shapes == [(48, 20, 20), (96, 10, 10)]
     assert all(f.dtype.name == "float32" for f in one.output.features)
@@ -95,16 +113,16 @@ def test_round_trip_hash_and_threads(tiny, photo):
 
 def test_residual_mode(tiny, photo):
     encoded = encode_picture(photo, EncoderConfig(tool="mfc", quality=2))
-    bitstream = parse(encoded.data)
+    bitstream = explicit(parse(encoded.data), tiny, 2)
     fh = bitstream.feature_header
     assert [t["fh_coding_mode"] for t in fh["tensors"]] == [2, 0] and fh["tensors"][0]["fh_reference_id"] == 1
     assert [cg["cg_tensor_id"] for cg in bitstream.channel_group_headers] == [1, 0]
     assert [g["cg_group_size"] for g in bitstream.channel_group_headers[1]["groups"]] == list(RES_GROUPS)
     assert sorted((u["pl_tensor_id"], u["pl_group_idx"]) for u in bitstream.payloads) == [
-        (0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]
+        (0, SIDE_INFORMATION), (0, 0), (0, 1), (1, SIDE_INFORMATION), (1, 0), (1, 1)]
     one = decode_with_threads(encoded.data, 1)
     two = decode_with_threads(encoded.data, 2)
-    assert one.hash_hex == two.hash_hex == encoded.decoded.md5().hex()
+    assert one.hash_hex == two.hash_hex == encoded.decoded.digest(HASH_CRC32).hex()
     # without its residual, tensor 0 is the prediction alone: decoding the residual changes it
     part = decode_bytes(encoded.data, DecoderConfig(max_groups=0))
     assert part.output.partial and (part.output.features[0] != one.output.features[0]).any()
@@ -127,7 +145,7 @@ def test_partial_decoding(tiny, photo):
 def test_wrong_model_hash_and_corrupt_payload_refused(tiny, photo):
     encoded = encode(photo)
     bitstream = parse(encoded.data)
-    bitstream.parameter_set["ps_model_hash"] = bytes(16)
+    bitstream.parameter_set["ps_model_hash"] ^= 1
     with pytest.raises(ResourceError, match="hash"):
         decode_bytes(serialize(bitstream), DecoderConfig())
     bitstream = parse(encoded.data)
@@ -136,13 +154,13 @@ def test_wrong_model_hash_and_corrupt_payload_refused(tiny, photo):
     with pytest.raises((BitstreamError, Exception)) as error:
         decode_bytes(serialize(bitstream), DecoderConfig())
     assert isinstance(error.value, (BitstreamError, ResourceError)) or "hash" in str(error.value)
-    bitstream = parse(encoded.data)
+    bitstream = explicit(parse(encoded.data), tiny, 1)
     bitstream.channel_group_headers[0]["groups"][0]["cg_group_size"] += 1
     bitstream.channel_group_headers[0]["cg_num_channels"] += 1
     with pytest.raises(BitstreamError, match="groups"):
         decode_bytes(serialize(bitstream), DecoderConfig())
     bitstream = parse(encoded.data)
-    bitstream.payloads = [u for u in bitstream.payloads if u["pl_group_idx"] != 0]
+    bitstream.payloads = [u for u in bitstream.payloads if u["pl_group_idx"] != len(GROUPS) - 1]  # cut short
     with pytest.raises(BitstreamError, match="missing payload"):
         decode_bytes(serialize(dataclasses.replace(bitstream)), DecoderConfig())
 
@@ -162,7 +180,7 @@ def test_latent_refinement(tiny, photo, quality):
     assert parse(refined.data).parameter_set == parse(plain.data).parameter_set
     one = decode_with_threads(refined.data, 1)
     two = decode_with_threads(refined.data, 2)
-    assert one.hash_hex == two.hash_hex == refined.decoded.md5().hex()
+    assert one.hash_hex == two.hash_hex == refined.decoded.digest(HASH_CRC32).hex()
 
 
 def test_encoder_output_does_not_depend_on_the_thread_count(tiny, photo, monkeypatch):
@@ -263,6 +281,7 @@ def test_cuda_decode_is_bit_identical_to_cpu(tiny, photo, quality):
     encoded = encode_picture(photo, EncoderConfig(tool="mfc", quality=quality))
     cpu = decode_bytes(encoded.data, DecoderConfig(device="cpu"))
     cuda = decode_bytes(encoded.data, DecoderConfig(device="cuda"))
-    assert cpu.hash_hex == cuda.hash_hex == encoded.decoded.md5().hex()
+    assert cpu.hash_hex == cuda.hash_hex == encoded.decoded.digest(HASH_CRC32).hex()
     on_cuda = encode_picture(photo, EncoderConfig(tool="mfc", quality=quality, device="cuda"))
-    assert decode_bytes(on_cuda.data, DecoderConfig(device="cpu")).hash_hex == on_cuda.decoded.md5().hex()
+    on_cpu = decode_bytes(on_cuda.data, DecoderConfig(device="cpu"))
+    assert on_cpu.hash_hex == on_cuda.decoded.digest(HASH_CRC32).hex()

@@ -62,9 +62,9 @@ def test_model_set_ids_files_and_loading(tmp_path, monkeypatch):
     again = cache.load(models, None, 2)
     assert first.runtime is again.runtime and len(LOADS) == 1 and len(cache) == 1
     assert first.model_id == 2 and first.runtime["w"].dtype == np.int16
-    assert cache.load_for_decoder(models, 2, first.hash).runtime is first.runtime
+    assert cache.load_for_decoder(models, 2, first.stream_hash).runtime is first.runtime
     with pytest.raises(ResourceError, match="the stream needs weights with hash"):
-        cache.load_for_decoder(models, 2, bytes(16))
+        cache.load_for_decoder(models, 2, first.stream_hash ^ 1)
     with pytest.raises(ResourceError, match="toy_q1.npz not found"):
         cache.load(models, "toy", 1)
 

@@ -41,7 +41,7 @@ def bomb_stream(copies: int = COPIES, width: int = WIDTH, height: int = HEIGHT) 
                            ps_chroma_format_idc=1, ps_colour_matrix_idc=1, ps_full_range_flag=0, ps_qp=63)
     bitstream = Bitstream(ps)
     bitstream.add_payload(grey_access_unit(width, height) * copies, payload_type=1)
-    bitstream.output_hash = dict(dh_hash_type=0, dh_output_type=0, dh_hash_length=16, dh_hash=bytes(16))
+    bitstream.output_hash = dict(dh_hash_type=0, dh_output_type=0, dh_hash=bytes(16))
     return serialize(bitstream)
 
 

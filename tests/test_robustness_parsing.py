@@ -48,7 +48,7 @@ def header_heavy_bitstream(headers: int = HEADERS, seed: int = 13) -> Bitstream:
     rng = random.Random(seed)
     ps = new_parameter_set("vvc-image", 640, 480, ps_level_idc=20)
     bitstream = Bitstream(ps, channel_group_headers=[channel_group_header(i % 16, rng) for i in range(headers)])
-    bitstream.output_hash = dict(dh_hash_type=0, dh_output_type=0, dh_hash_length=16, dh_hash=bytes(16))
+    bitstream.output_hash = dict(dh_hash_type=0, dh_output_type=0, dh_hash=bytes(16))
     return bitstream
 
 

@@ -1,7 +1,7 @@
 """The syntax declaration drives writer, parser, tracer and docs; these tests hold them together."""
 import pytest
 
-from icm.common.bitstream import Bitstream, new_parameter_set, parse, serialize
+from icm.common.bitstream import SIDE_INFORMATION, Bitstream, new_parameter_set, parse, serialize
 from icm.common.errors import BitstreamError, LevelLimitError
 from icm.common.syntax import docgen
 from icm.common.syntax.bitio import BitReader, BitWriter
@@ -25,7 +25,7 @@ def feature_bitstream() -> Bitstream:
     bitstream.add_payload(b"hello", 1, 0)
     bitstream.add_payload(b"a", 0, 1, 0)
     bitstream.add_payload(b"", 0, 1, 1)
-    bitstream.add_payload(b"world!", 0, 1, 2)
+    bitstream.add_payload(b"world!", 0, 1, SIDE_INFORMATION)
     bitstream.output_hash = dict(dh_hash_type=0, dh_output_type=1, dh_hash=bytes(range(16)))
     return bitstream
 
@@ -57,7 +57,7 @@ def test_round_trip_all_units():
     again = parse(data)
     assert again.feature_header == bitstream.feature_header
     assert again.channel_group_headers == bitstream.channel_group_headers
-    assert [again.payload(1, g) for g in range(3)] == [b"a", b"", b"world!"]
+    assert [again.payload(1, g) for g in (0, 1, SIDE_INFORMATION)] == [b"a", b"", b"world!"]
     assert serialize(again) == data
 
 
@@ -65,8 +65,17 @@ def test_substreams_share_one_payload_unit_side_information_first():
     read = []
     parse(serialize(feature_bitstream()), tracer=lambda *line: read.append(line))
     sizes = [value for _, name, _, value in read if name == "pl_substream_size"]
-    assert sizes == [6, 1]  # group 2 (the side information, written first), group 0; group 1 takes the rest
+    assert sizes == [6, 1]  # the side information (written first), group 0; group 1 takes the rest
     assert [value for _, name, _, value in read if name == "pl_num_substreams_minus1"] == [2]
+
+
+def test_a_stream_cut_to_its_first_groups_keeps_its_side_information():
+    bitstream = feature_bitstream()
+    bitstream.payloads = [p for p in bitstream.payloads if p["pl_group_idx"] != 1]
+    again = parse(serialize(bitstream))
+    assert again.payload(1, SIDE_INFORMATION) == b"world!" and again.payload(1, 0) == b"a"
+    with pytest.raises(BitstreamError, match="missing payload"):
+        again.payload(1, 1)
 
 
 def test_compact_parameter_set_fields():

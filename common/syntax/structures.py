@@ -170,7 +170,8 @@ PAYLOAD = Struct("payload", "Coded data of one tensor: its entropy-coded substre
     ue("pl_tensor_id", "Tensor (or picture, 0) the payload belongs to.", limit="max_tensors"),
     If(Cond("pl_type", "==", 0), (
         ue("pl_num_substreams_minus1", "Number of substreams minus 1: substream 0 is the side information "
-                                       "(the hyper latent), substream 1 + g is channel group g.",
+                                       "(the hyper latent; empty for a tool without), substream 1 + g is "
+                                       "channel group g.",
            limit="max_groups"),
         ForEach("pl_num_substreams_minus1", "substreams", "i", (
             ue("pl_substream_size", "Bytes of substream i; the last substream takes the bytes that remain.",

@@ -15,7 +15,7 @@ import json
 
 import torch
 
-from ...common.bitstream import serialize
+from ...common.bitstream import SIDE_INFORMATION, serialize
 from ...common.config import DecoderConfig, EncoderConfig
 from ...common.image_io import read_image
 from ...common.paths import coco_val_dev
@@ -30,9 +30,7 @@ from .coding_loop import Tally, code_images, detections_of
 def partial_stream_bytes(bitstream, group_limit: int) -> int:
     """Size of the stream without the payload units of groups >= ``group_limit`` (what a decoder of the
     first ``group_limit`` groups needs)."""
-    groups = {cg["cg_tensor_id"]: cg["cg_num_groups"] for cg in bitstream.channel_group_headers}
-    kept = [u for u in bitstream.payloads
-            if not group_limit <= u["pl_group_idx"] < groups.get(u["pl_tensor_id"], 0)]
+    kept = [u for u in bitstream.payloads if u["pl_type"] != 0 or u["pl_group_idx"] < group_limit]
     return len(serialize(dataclasses.replace(bitstream, payloads=kept)))
 
 
@@ -47,9 +45,8 @@ def evaluate(model: str, quality: int, images, ids, annotations, network, max_gr
         encoded, image_id = item.encoded, ids[item.path.name]
         results += detections_of(network, item.decoded.output, item.size).to_coco_results(image_id)
         bs = item.decoded.bitstream
-        groups = {cg["cg_tensor_id"]: cg["cg_num_groups"] for cg in bs.channel_group_headers}
         for unit in bs.payloads:
-            key = "z" if unit["pl_group_idx"] == groups.get(unit["pl_tensor_id"]) else "groups"
+            key = "z" if unit["pl_group_idx"] == SIDE_INFORMATION else "groups"
             side[key] += len(unit["pl_data"])
         side["header"] += len(encoded.data) - sum(len(u["pl_data"]) for u in bs.payloads)
         for k in max_groups:
