@@ -1121,8 +1121,8 @@ def decode_vvc_feature(stream: dict, ffmpeg: str) -> list[np.ndarray]:
         if t["fh_coding_mode"] or not t["fh_range_flag"] or t["fh_packing_idc"] != 1:
             raise SpecError("vvc-feature tensors are coded, range-normalised and tiled (D.4.1)")
         if t["fh_tile_columns"] > t["fh_channels"] or t["fh_quant_bit_depth_minus1"] + 1 != (
-                ps["ps_coded_bit_depth_minus8"] + 8):
-            raise SpecError("vvc-feature: tile columns or bit depth (D.4.1)")
+                ps["ps_coded_bit_depth_minus8"] + 8) or t["fh_quant_bit_depth_minus1"] + 1 != 10:
+            raise SpecError("vvc-feature: tile columns, or a bit depth other than 10 (D.4.1)")
         c, h, w, cols = t["fh_channels"], t["fh_height"], t["fh_width"], t["fh_tile_columns"]
         rows = -(-c // cols)
         y, _, _ = decode_vvc(inner_payload(stream, t["fh_tensor_id"]), cols * w, rows * h, ffmpeg)
