@@ -19,6 +19,7 @@ from . import feature_packing as packing
 from .inner import CHROMA_400, VVC_CODEC_ID, YuvPlanes, decoder_codec, encoder_codec
 
 TASK_NETWORK_IDS = {name: idx for idx, name in S.TASK_NETWORKS.items()}
+DEFINED_BIT_DEPTH = 10  # D.4.1: the only feature sample bit depth of this syntax version
 
 
 def split_features(rgb: np.ndarray, config: EncoderConfig) -> tuple[list[np.ndarray], list]:
@@ -80,6 +81,9 @@ class VvcFeatureDecoder(ToolDecoder):
             bit_depth = tensor["fh_quant_bit_depth_minus1"] + 1
             if bit_depth != ps["ps_coded_bit_depth_minus8"] + 8:
                 raise BitstreamError("feature sample bit depth differs from the coded picture bit depth")
+            if bit_depth != DEFINED_BIT_DEPTH:
+                raise BitstreamError(f"vvc-feature: {bit_depth}-bit samples; this syntax version defines "
+                                     f"{DEFINED_BIT_DEPTH}-bit only (D.4.1)")
             output.features.append(packing.denormalise(samples, tensor["fh_min_value"], tensor["fh_max_value"],
                                                        bit_depth))
             output.feature_names.append(f"tensor{tensor['fh_tensor_id']}")

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from .errors import BitstreamError, LevelLimitError
 from .syntax import structures as S
 from .syntax.interpreter import Tracer, read_structure, write_structure
-from .syntax.levels import level_limits, smallest_level_for
+from .syntax.bitio import BitReader
+from .syntax.levels import DEFAULT_LEVEL_IDC, LEVELS, level_limits, smallest_level_for
 
 
 SIDE_INFORMATION = -1  # the group index of a tensor's side information (its hyper latent) in Bitstream.payloads
@@ -135,6 +136,7 @@ def parse(data: bytes, tracer: Tracer | None = None) -> Bitstream:
     if len(data) < 4 or int.from_bytes(data[:4], "big") != S.MAGIC:
         raise BitstreamError("not an ICM bitstream (wrong magic number)")
     _check_version(data)
+    _check_unit_counts(data)
     units = read_structure(S.BITSTREAM, data, tracer=tracer)["units"]
     if not units or units[0]["unit_type"] != S.UNIT_PARAMETER_SET:
         raise BitstreamError("the first unit is not a parameter set")
@@ -162,6 +164,39 @@ def parse(data: bytes, tracer: Tracer | None = None) -> Bitstream:
         raise BitstreamError("truncated bitstream: no decoded-output hash unit")
     _check_semantics(bitstream)
     return bitstream
+
+
+# units of which a bitstream has at most one per tensor (fh_tensor_id / cg_tensor_id / pl_tensor_id)
+PER_TENSOR_UNITS = {S.UNIT_CHANNEL_GROUP_HEADER: "channel-group headers", S.UNIT_PAYLOAD: "payload units"}
+
+
+def _check_unit_counts(data: bytes) -> None:
+    """The units' framing read ahead, bodies skipped: a bitstream with more channel-group headers or payload
+    units than the level's ``max_tensors`` (one per tensor at most) is refused before any body is parsed, so
+    that the largest headers a decoder parses are those of ``max_tensors`` tensors. Damaged framing is left to
+    the full parse, which reports it where it is."""
+    reader = BitReader(data, start_bit=40)  # after bs_magic and the version
+    level_idc, counts = DEFAULT_LEVEL_IDC, dict.fromkeys(PER_TENSOR_UNITS, 0)
+    while reader.bits_left:
+        try:
+            unit_type = reader.read_bits(4)
+            body = reader.sub_reader(_aligned_size(reader))
+            if unit_type == S.UNIT_PARAMETER_SET and body.bits_left >= 8:
+                level_idc = body.read_bits(8)
+        except BitstreamError:
+            return
+        if unit_type in counts and level_idc in LEVELS:
+            counts[unit_type] += 1
+            if counts[unit_type] > LEVELS[level_idc]["max_tensors"]:
+                raise LevelLimitError(f"more than max_tensors = {LEVELS[level_idc]['max_tensors']} "
+                                      f"{PER_TENSOR_UNITS[unit_type]} (at most one per tensor)")
+
+
+def _aligned_size(reader: BitReader) -> int:
+    size = reader.read_ue()
+    while not reader.byte_aligned:
+        reader.read_bits(1)
+    return size
 
 
 def _check_version(data: bytes) -> None:
@@ -207,6 +242,9 @@ def _check_semantics(bitstream: Bitstream) -> None:
                 raise BitstreamError(f"tensor id {tensor['fh_tensor_id']} appears twice")
             tensor_ids.add(tensor["fh_tensor_id"])
             _check_tensor_geometry(ps, tensor)
+    group_tensors = [cg["cg_tensor_id"] for cg in bitstream.channel_group_headers]
+    if len(set(group_tensors)) != len(group_tensors):
+        raise BitstreamError("two channel-group headers for one tensor (cg_tensor_id)")
     for cg in bitstream.channel_group_headers:
         if sum(g["cg_group_size"] for g in cg["groups"]) != cg["cg_num_channels"]:
             raise BitstreamError("channel group sizes do not add up to cg_num_channels")

@@ -114,3 +114,11 @@ def test_missing_external_programs_and_data(photo, tmp_path):
                           7, "ffmpeg")
     assert_one_line_error(run("icm-enc", "-i", str(photo), "-o", out, "--tool", "vvc-feature",
                               env={"ICM_SHARED_DIR": str(tmp_path / "nothing")}), 7, "shared")
+
+
+def test_feature_bit_depth_other_than_10_is_a_usage_error(photo, tmp_path):
+    config = tmp_path / "twelve.yaml"
+    config.write_text("feature_bit_depth: 12\n")
+    result = run("icm-enc", "-i", str(photo), "-o", str(tmp_path / "f.icm"), "--tool", "vvc-feature", "-c",
+                 str(config))
+    assert_one_line_error(result, 2, "feature_bit_depth")

@@ -32,8 +32,9 @@ VVC_FEATURE = ToolEntry(
     summary=INNER_SUMMARY,
     description="VVC feature anchor: the split tensors tiled into monochrome pictures coded by VVC",
     settings=(
-        Setting("feature_bit_depth", 10, "Sample bit depth of the normalised feature tensors.", kind=int,
-                minimum=8, maximum=16, option=False),
+        Setting("feature_bit_depth", 10, "Sample bit depth of the normalised feature tensors (10: the only depth "
+                "syntax version 3 defines, docs/decoding.md D.4.1).", kind=int, minimum=10, maximum=10,
+                option=False),
     ),
 )
 

@@ -12,7 +12,7 @@ The layout is described in ``docs/decoding.md`` (section "The mfc weights file")
   ``values`` under the same kind of key (tuples become JSON lists); a list or tuple that holds a dict or a tensor
   is flattened by index like a dict;
 * the manifest also lists every array (``arrays``: dtype and shape), the source file's name, size and SHA-256,
-  and ``ps_model_hash`` (the first 16 bytes of that SHA-256, as the streams carry it).
+  and ``ps_model_hash`` (the first 4 bytes of that SHA-256 as 8 hex digits, as the streams carry it).
 
 The ``.pt`` file is only read (``torch.load(..., weights_only=True)``), never written. This script needs torch;
 the files it writes do not.
@@ -79,7 +79,7 @@ def convert(pt_path: Path, out_stem: Path) -> tuple[Path, Path]:
     digest = hashlib.sha256(raw).hexdigest()
     manifest = {
         "manifest_format": MANIFEST_FORMAT,
-        "source": {"file": pt_path.name, "bytes": len(raw), "sha256": digest, "ps_model_hash": digest[:32]},
+        "source": {"file": pt_path.name, "bytes": len(raw), "sha256": digest, "ps_model_hash": digest[:8]},
         "arrays": {key: {"dtype": str(a.dtype), "shape": list(a.shape)} for key, a in arrays.items()},
         "values": values,
     }

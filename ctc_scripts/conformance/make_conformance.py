@@ -16,13 +16,14 @@ import argparse
 from pathlib import Path
 
 from ...common.fileio import write_bytes_atomically
+from ...common.syntax import structures as S
 from . import coverage, manifest as M
 from .build import Made, SuiteError, make
 from .suite import PENDING_TOOLS, Partial, entries
 
 
 def manifest_of(made: list[Made]) -> dict:
-    return {"format": M.FORMAT, "syntax_version": "2.0",
+    return {"format": M.FORMAT, "syntax_version": f"{S.SYNTAX_VERSION_MAJOR}.{S.SYNTAX_VERSION_MINOR}",
             "generator": "python -m icm.ctc_scripts.conformance.make_conformance",
             "hash": "MD5 of the decoded output (docs/decoding.md D.7)",
             "pending_tools": list(PENDING_TOOLS), "entries": [m.record for m in made]}

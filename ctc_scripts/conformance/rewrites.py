@@ -41,6 +41,15 @@ def set_parameters(**changes) -> Rewrite:
     return run
 
 
+def set_tensors(**changes) -> Rewrite:
+    """Feature-header elements of every tensor set to new values."""
+    def run(values: dict) -> dict:
+        for tensor in units_of(values, S.UNIT_FEATURE_HEADER)[0]["tensors"]:
+            tensor.update(changes)
+        return values
+    return run
+
+
 def set_version_minor(minor: int) -> Rewrite:
     def run(values: dict) -> dict:
         values["bs_syntax_version_minor"] = minor

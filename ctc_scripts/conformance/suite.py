@@ -204,7 +204,10 @@ ENTRIES = (
     Written("reject_vvc_feature_task_input_319", "vvc_feature_qp37",
             R.set_parameters(ps_task_input_size_flag=1, ps_task_input_width=319, ps_task_input_height=320),
             "a task input width (319) that the tensors' widths times their strides (320) contradict: the "
-            "detections' geometry would be wrong (D.3)", reject=4),
+            "detections' geometry would be wrong (D.2.6)", reject=4),
+    Written("reject_vvc_feature_8bit", "vvc_feature_qp37",
+            R.chain(R.set_parameters(ps_coded_bit_depth_minus8=0), R.set_tensors(fh_quant_bit_depth_minus1=7)),
+            "8-bit feature samples: this version defines 10-bit only (D.4.1)", reject=4),
     Written("reject_unit_after_hash", "vvc_image_1x1", R.insert_reserved(("after_hash", 5, 4)),
             "with a reserved unit after the decoded-output hash (D.2.3)", reject=4),
 )
