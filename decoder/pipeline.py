@@ -12,6 +12,7 @@ from ..common.errors import ConfigError, InputError
 from ..common.output import DecodedOutput, check_hash, with_geometry
 from ..common.registry import ToolInstances
 from ..common.syntax.interpreter import Tracer
+from ..common.threads import DECODER_THREADS, torch_threads_if_loaded
 
 MAX_BITSTREAM_BYTES = 1 << 30
 
@@ -44,6 +45,7 @@ def decode_bytes(data: bytes, config: DecoderConfig, tracer: Tracer | None = Non
     decoder = tools.decoder(bitstream.parameter_set["ps_tool_id"])
     if config.max_groups is not None and not decoder.entry.groups:
         raise ConfigError(f"max_groups: {decoder.entry.name} streams have no channel groups to leave out")
-    output = with_geometry(decoder.decode(bitstream, config), bitstream.parameter_set)
+    with torch_threads_if_loaded(DECODER_THREADS):
+        output = with_geometry(decoder.decode(bitstream, config), bitstream.parameter_set)
     hash_hex = None if output.partial else check_hash(output, bitstream.output_hash)
     return DecodeResult(bitstream, output, hash_hex, time.perf_counter() - start, decoder.entry.name)
