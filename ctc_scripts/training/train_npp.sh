@@ -16,7 +16,9 @@ OUT=${OUT:-out/npp}
 R=$OUT/runs
 DEV="--device ${DEVICE:-cpu} --threads ${THREADS:-1}"
 PAIRS="--out $OUT/pairs --crop 128 --chunk 32 --qps-per-crop 3 --preset faster --threads 1"
-PROXY_STEPS=${PROXY_STEPS:-10000}
+# the proxy: 6,000 steps (planned 10,000; its held-out rate correlation was 0.978 and its PSNR against VVC's
+# reconstruction 30.6 dB at step 5,000, still rising slowly, and the NPP runs need the machine more)
+PROXY_STEPS=${PROXY_STEPS:-6000}
 NPP_STEPS=${NPP_STEPS:-3000}
 mkdir -p "$R"
 
