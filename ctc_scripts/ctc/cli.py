@@ -16,7 +16,7 @@ from ...common.cli import IcmGroup, IcmOption, guarded, version_option
 from ...common.config import PRESETS
 from ...common.fileio import write_bytes_atomically
 from .records import DEFAULT_OUTPUT_ROOT
-from .runner import BACKENDS
+from .backends import BACKENDS
 
 PROGRAM = "icm-ctc"
 

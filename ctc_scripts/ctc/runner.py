@@ -20,13 +20,14 @@ from pathlib import Path
 
 from ...common.errors import ConfigError, IcmError
 from ...common.fileio import write_json_atomically
+from .backends import BACKENDS
 from .config import CtcConfig, check_resources
 from .dataset import Dataset
 from .items import run_item
 from .progress import Progress
 from .records import COMPLEXITY_FILE, RUN_FILE, point_dir, point_name, read_record
 
-BACKENDS = ("local", "dask")
+
 FAILURES_FILE = "failures.json"
 
 
