@@ -16,6 +16,7 @@ from ..common.syntax import structures as S
 from ..common.tasknet.registry import load_task_network
 from ..common.tools import ToolDecoder, ToolEncoder, ToolEncoding
 from . import feature_packing as packing
+from .vvc_image import check_vvc_stream, inner_codec_payload
 from .inner import CHROMA_400, VVC_CODEC_ID, YuvPlanes, decoder_codec, encoder_codec
 
 TASK_NETWORK_IDS = {name: idx for idx, name in S.TASK_NETWORKS.items()}
@@ -64,8 +65,11 @@ class VvcFeatureDecoder(ToolDecoder):
 
     def decode(self, bitstream: Bitstream, config: DecoderConfig) -> DecodedOutput:
         ps, fh = bitstream.parameter_set, bitstream.feature_header
+        check_vvc_stream(bitstream, "vvc-feature")
         if fh is None or ps["ps_inner_codec_id"] != VVC_CODEC_ID:
             raise BitstreamError("vvc-feature streams need a feature header and VVC payloads")
+        if ps["ps_resampling_flag"]:
+            raise BitstreamError("vvc-feature streams have no resampling (ps_resampling_flag 0, D.2.7)")
         codec = decoder_codec(config.inner)
         output = DecodedOutput()
         for tensor in fh["tensors"]:
@@ -76,7 +80,8 @@ class VvcFeatureDecoder(ToolDecoder):
             if columns > channels:
                 raise BitstreamError(f"fh_tile_columns {columns} exceeds the channels {channels}")
             pic_h, pic_w = packing.tiled_size(channels, h, w, columns)
-            picture = codec.decode(bitstream.payload(tensor["fh_tensor_id"]), pic_w, pic_h, monochrome=True).y
+            picture = codec.decode(inner_codec_payload(bitstream, tensor["fh_tensor_id"]), pic_w, pic_h,
+                                   monochrome=True).y
             samples = packing.untile(picture, channels, h, w, columns)
             bit_depth = tensor["fh_quant_bit_depth_minus1"] + 1
             if bit_depth != ps["ps_coded_bit_depth_minus8"] + 8:

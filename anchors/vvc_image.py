@@ -82,11 +82,35 @@ class VvcImageEncoder(ToolEncoder):
         return picture, {}
 
 
+def check_vvc_stream(bitstream: Bitstream, tool: str) -> None:
+    """The checks that the VVC tools share (decoding.md D.2.7): no model (``ps_model_id`` 0; ``npp-vvc``, which
+    decodes as ``vvc-image``, names its preprocessor there for information), no channel-group header."""
+    if bitstream.parameter_set["ps_tool_id"] in (0, 1) and bitstream.parameter_set["ps_model_id"] != 0:
+        raise BitstreamError(f"{tool} streams name no model (ps_model_id 0, D.2.7)")
+    if bitstream.channel_group_headers:
+        raise BitstreamError(f"{tool} streams have no channel-group header (D.2.7)")
+
+
+def inner_codec_payload(bitstream: Bitstream, tensor_id: int) -> bytes:
+    """The VVC bitstream of a picture or tensor: the payload unit with ``pl_tensor_id`` = ``tensor_id``, which
+    must have ``pl_type`` 1 (D.3.1, D.4.1)."""
+    units = [unit for unit in bitstream.payloads if unit["pl_tensor_id"] == tensor_id]
+    if not units:
+        raise BitstreamError(f"no payload unit for tensor {tensor_id}")
+    if units[0]["pl_type"] != 1:
+        raise BitstreamError(f"the payload unit of tensor {tensor_id} has pl_type {units[0]['pl_type']}; the VVC "
+                             "tools read an inner-codec bitstream (pl_type 1)")
+    return units[0]["pl_data"]
+
+
 class VvcImageDecoder(ToolDecoder):
     name = "vvc-image"
 
     def decode(self, bitstream: Bitstream, config: DecoderConfig) -> DecodedOutput:
         ps = bitstream.parameter_set
+        check_vvc_stream(bitstream, "vvc-image")
+        if bitstream.feature_header is not None:
+            raise BitstreamError("vvc-image streams have no feature header (D.3.1)")
         if ps["ps_inner_codec_id"] != VVC_CODEC_ID or ps["ps_chroma_format_idc"] != CHROMA_420:
             raise BitstreamError("vvc-image streams carry 4:2:0 VVC pictures")
         matrix = {v: k for k, v in MATRIX_IDS.items()}.get(ps["ps_colour_matrix_idc"])
@@ -94,7 +118,7 @@ class VvcImageDecoder(ToolDecoder):
             raise BitstreamError("unsupported colour matrix or coded bit depth for vvc-image")
         width, height = ps["ps_picture_width"], ps["ps_picture_height"]
         coded_w, coded_h = (ps["ps_coded_width"], ps["ps_coded_height"]) if ps["ps_resampling_flag"] else (width, height)
-        planes = decoder_codec(config.inner).decode(bitstream.payload(0, 0), coded_w, coded_h)
+        planes = decoder_codec(config.inner).decode(inner_codec_payload(bitstream, 0), coded_w, coded_h)
         picture = yuv420_to_rgb(planes.y, planes.u, planes.v, bit_depth=10, matrix=matrix, full_range=bool(ps["ps_full_range_flag"]))
         if ps["ps_resampling_flag"]:
             filter_name = S.RESAMPLING_FILTERS.get(ps["ps_resampling_filter_idc"])

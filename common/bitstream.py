@@ -215,6 +215,11 @@ def _check_version(data: bytes) -> None:
                          f"{S.SYNTAX_VERSION_MAJOR} only (re-encode it)")
 
 
+# the output type (dh_output_type) of each tool of the syntax's TOOLS table (decoding.md D.2.5); experimental
+# tools (ids outside the table) are not checked here
+TOOL_OUTPUT_TYPES = {0: 0, 1: 1, 2: 1, 3: 0, 4: 0}
+
+
 def _check_semantics(bitstream: Bitstream) -> None:
     ps = bitstream.parameter_set
     limits = level_limits(ps["ps_level_idc"])
@@ -226,6 +231,10 @@ def _check_semantics(bitstream: Bitstream) -> None:
     if len(dh["dh_hash"]) != S.HASH_BYTES[dh["dh_hash_type"]]:
         raise BitstreamError(f"dh_hash has {len(dh['dh_hash'])} bytes; {S.HASH_TYPES[dh['dh_hash_type']]} needs "
                              f"{S.HASH_BYTES[dh['dh_hash_type']]}")
+    output_type = TOOL_OUTPUT_TYPES.get(ps["ps_tool_id"])
+    if output_type is not None and dh["dh_output_type"] != output_type:
+        raise BitstreamError(f"dh_output_type {dh['dh_output_type']}: {S.TOOLS[ps['ps_tool_id']]} outputs "
+                             f"{'a picture (0)' if output_type == 0 else 'feature tensors (1)'}")
     if ps["ps_picture_width"] * ps["ps_picture_height"] > limits["max_picture_samples"]:
         raise LevelLimitError(f"picture {ps['ps_picture_width']}x{ps['ps_picture_height']} exceeds the level "
                               f"limit max_picture_samples = {limits['max_picture_samples']}")

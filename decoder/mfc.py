@@ -16,7 +16,7 @@ import torch
 
 from ..common.bitstream import SIDE_INFORMATION, Bitstream
 from ..common.config import DecoderConfig
-from ..common.errors import BitstreamError, ConfigError
+from ..common.errors import BitstreamError, ConfigError, ResourceError
 from ..common.layers.exact import ACT_LIMIT, ACT_SCALE, from_fixed
 from ..common.models.mfc import GAIN_SCALE, model_layout
 from ..common.output import DecodedOutput
@@ -45,6 +45,9 @@ class MfcDecoder(ToolDecoder):
         ps = bitstream.parameter_set
         if ps["ps_model_id"] == 0:
             raise BitstreamError("mfc stream without a model id")
+        if ps["ps_inner_codec_id"] != 0 or ps["ps_resampling_flag"]:
+            raise BitstreamError("mfc streams carry no inner codec and no resampling (ps_inner_codec_id 0, "
+                                 "ps_resampling_flag 0: D.2.7)")
         max_groups = config.max_groups
         if max_groups is not None and (not isinstance(max_groups, int) or max_groups < 0):
             raise ConfigError(f"--max-groups must be a non-negative integer, not {max_groups!r}")
@@ -52,6 +55,17 @@ class MfcDecoder(ToolDecoder):
                                              config.device)
         runtime = model.runtime
         mconfig = runtime.config
+        for channels, height, width in mconfig.tensor_shapes:
+            stride = mconfig.input_size // height
+            if stride & (stride - 1) or (height * stride, width * stride) != (mconfig.input_size,) * 2:
+                raise ResourceError(f"mfc model {ps['ps_model_id']}: a {channels}x{height}x{width} tensor is not "
+                                    f"the input size {mconfig.input_size} over a power-of-two stride in both "
+                                    "directions: not a valid model file (D.9)")
+        for tensor_id in runtime.order:
+            latent = runtime.codecs[tensor_id].latent_shape(*mconfig.tensor_shapes[tensor_id][1:])
+            if latent[0] % 2 or latent[1] % 2:
+                raise ResourceError(f"mfc model {ps['ps_model_id']}: the latent of tensor {tensor_id} is "
+                                    f"{latent[0]}x{latent[1]}, an odd size: not a valid model file (D.5.3)")
         if ps["ps_model_layout_flag"]:
             fh, channel_group_headers = model_layout(runtime)
         else:

@@ -54,7 +54,8 @@ OUTPUT_TYPES = {0: "picture (RGB, 8 bit, row-major, interleaved)",
 # --- structures -------------------------------------------------------------------------
 PARAMETER_SET = Struct("parameter_set", "Everything that holds for the whole bitstream.", (
     u(8, "ps_level_idc", "Level (10 x level number); selects the level limits, see Levels.", sets_level=True),
-    ue("ps_tool_id", "Coding tool that made the bitstream.", enum=TOOLS, maximum=255),
+    ue("ps_tool_id", "Coding tool that made the bitstream; values 5..255 are left to experimental tools "
+                     "(a decoder refuses a tool it does not have, decoding.md D.2.5).", enum=TOOLS, maximum=255),
     ue("ps_model_id", "Learned model used by the tool; 0 = none (anchors).", maximum=255),
     If(Cond("ps_model_id", "!=", 0), (
         u(MODEL_HASH_BITS, "ps_model_hash",
@@ -70,7 +71,7 @@ PARAMETER_SET = Struct("parameter_set", "Everything that holds for the whole bit
        limit="max_picture_height"),
     ue("ps_bit_depth_minus8", "Bit depth of the original picture minus 8.", maximum=8),
     ue("ps_task_network_id", "Task network whose features are coded (split inference) or whose input "
-                             "size the picture was resampled to; 0 = none.", enum=TASK_NETWORKS, maximum=255),
+                             "size the picture was resampled to; 0 = none.", enum=TASK_NETWORKS, maximum=2),
     If(Cond("ps_task_network_id", "!=", 0), (
         u(1, "ps_task_input_size_flag", "1: the task network's input size follows; 0: it is the network's "
                                         "default input size (TASK_NETWORK_DEFAULT_INPUT)."),
@@ -82,13 +83,13 @@ PARAMETER_SET = Struct("parameter_set", "Everything that holds for the whole bit
         )),
     )),
     ue("ps_inner_codec_id", "Standard codec carried in inner-codec payloads; 0 = none.", enum=INNER_CODECS,
-       maximum=255),
+       maximum=1),
     If(Cond("ps_inner_codec_id", "!=", 0), (
         ue("ps_coded_bit_depth_minus8", "Bit depth of the pictures given to the inner codec minus 8.",
            maximum=8),
         u(2, "ps_chroma_format_idc", "Chroma format of the pictures given to the inner codec.",
           enum=CHROMA_FORMATS),
-        u(4, "ps_colour_matrix_idc", "RGB to YCbCr matrix.", enum=COLOUR_MATRICES),
+        u(4, "ps_colour_matrix_idc", "RGB to YCbCr matrix.", enum=COLOUR_MATRICES, maximum=2),
         u(1, "ps_full_range_flag", "1: full-range samples; 0: limited (video) range."),
         se("ps_qp", "Quantisation parameter given to the inner codec (informative).", minimum=-64, maximum=63),
     )),
@@ -97,7 +98,7 @@ PARAMETER_SET = Struct("parameter_set", "Everything that holds for the whole bit
         ue("ps_coded_width", "Width of the coded picture.", minimum=1, limit="max_picture_width"),
         ue("ps_coded_height", "Height of the coded picture.", minimum=1, limit="max_picture_height"),
         ue("ps_resampling_filter_idc", "Filter that restores the original size.", enum=RESAMPLING_FILTERS,
-           maximum=15),
+           maximum=1),
     )),
     u(1, "ps_extension_flag", "1: extension data follow."),
     If(Cond("ps_extension_flag", "==", 1), (

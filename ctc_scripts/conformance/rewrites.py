@@ -50,6 +50,42 @@ def set_tensors(**changes) -> Rewrite:
     return run
 
 
+def set_hash(**changes) -> Rewrite:
+    """Decoded-output-hash elements set to new values (for a must-reject stream: the generator does not set
+    the hash of a stream that decoders refuse)."""
+    def run(values: dict) -> dict:
+        units_of(values, S.UNIT_HASH)[0].update(changes)
+        return values
+    return run
+
+
+def flip_model_hash(bit: int = 0) -> Rewrite:
+    """``ps_model_hash`` with one bit inverted: a model that no decoder has."""
+    def run(values: dict) -> dict:
+        parameter_set(values)["ps_model_hash"] ^= 1 << bit
+        return values
+    return run
+
+
+def payload_as_substreams(tensor_id: int) -> Rewrite:
+    """The inner-codec payload of ``tensor_id`` rewritten as an entropy-coded one (``pl_type`` 0) of two
+    substreams: an empty side information, then the unchanged bytes as substream 1."""
+    def run(values: dict) -> dict:
+        unit = next(u for u in units_of(values, S.UNIT_PAYLOAD) if u["pl_tensor_id"] == tensor_id)
+        unit.update(pl_type=0, pl_num_substreams_minus1=1, substreams=[{"pl_substream_size": 0}])
+        return values
+    return run
+
+
+def repeat_payload(tensor_id: int, times: int = 2) -> Rewrite:
+    """The payload data of ``tensor_id`` repeated ``times`` times (a VVC bitstream of as many pictures)."""
+    def run(values: dict) -> dict:
+        unit = next(u for u in units_of(values, S.UNIT_PAYLOAD) if u["pl_tensor_id"] == tensor_id)
+        unit["pl_data"] = bytes(unit["pl_data"]) * times
+        return values
+    return run
+
+
 def set_version_minor(minor: int) -> Rewrite:
     def run(values: dict) -> dict:
         values["bs_syntax_version_minor"] = minor

@@ -6,7 +6,7 @@ Every entry that decodes (full or partial) is decoded by ``spec_decoder`` (VVC b
 and all of ``mfc`` from docs/decoding.md), its full decodes checked against the stream's own hash (MD5 or CRC-32,
 D.7), and the MD5 of its output compared with the manifest's: so the suite's expected outputs do not rest on
 ``icm-dec`` alone. Every entry that must be refused must be refused by ``spec_decoder`` too, as a level-limit or
-range error (``icm-dec`` exit status 5) or another error (4) as the manifest says. Needs torch once, to convert
+range error (``icm-dec`` exit status 5), a model it does not have (7) or another error (4) as the manifest says. Needs torch once, to convert
 the ``mfc`` weights (``dump_weights``).
 """
 from __future__ import annotations
@@ -17,11 +17,12 @@ from pathlib import Path
 
 from . import manifest as M
 
-FAMILIES = {0: "mfc_q{q}", 10: "mfc-noxs_q{q}", 20: "mfc-nogroup_q{q}", 30: "mfc-short_q{q}"}  # D.5.1
-
 
 def model_name(model_id: int) -> str:
-    return FAMILIES[model_id // 10 * 10].format(q=model_id % 10)
+    """D.5.1: the file name of the mfc model ``model_id`` (``SpecError`` subclass ``ModelError`` if none)."""
+    from .spec_decoder import mfc_model_name
+
+    return mfc_model_name(model_id)
 
 
 def spec_md5(data: bytes, max_groups: int | None, models: dict, folder: Path, ffmpeg: str) -> str:
@@ -38,6 +39,16 @@ def spec_md5(data: bytes, max_groups: int | None, models: dict, folder: Path, ff
             models.update(models_from_pt([name], folder))
         model = models[name]
     return sd.output_md5(sd.decode(stream, ffmpeg, model, max_groups), stream)
+
+
+def spec_status(error) -> int:
+    """The exit status ``icm-dec`` gives for the spec decoder's refusal ``error`` (docs/usage.md)."""
+    from . import spec_decoder as sd
+
+    for kind, status in ((sd.LevelError, 5), (sd.HashError, 6), (sd.ModelError, 7)):
+        if isinstance(error, kind):
+            return status
+    return 4
 
 
 def check(folder: Path = M.FOLDER, only: list[str] | None = None, report=print) -> list[str]:
@@ -62,9 +73,8 @@ def check(folder: Path = M.FOLDER, only: list[str] | None = None, report=print) 
                 md5 = f"error: {type(exc).__name__}: {exc}"
             if entry["expect"]["outcome"] == "decode":
                 ok = md5 == entry["expect"]["md5"]
-            else:  # refused, with the status icm-dec gives: 5 for a level limit or range, else 4 (decoding.md)
-                ok = refused is not None and (5 if isinstance(refused, sd.LevelError) else 4) == \
-                    entry["expect"]["exit_status"]
+            else:  # refused, with the status icm-dec gives (decoding.md): 5 level limit or range, 6 hash, 7 model
+                ok = refused is not None and spec_status(refused) == entry["expect"]["exit_status"]
             report(f"{'ok  ' if ok else 'FAIL'} {entry['name']}: {md5}")
             if not ok:
                 failed.append(entry["name"])

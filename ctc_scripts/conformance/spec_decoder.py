@@ -36,6 +36,14 @@ class LevelError(SpecError):
     """A value beyond a level limit or beyond an element's range (``icm-dec`` exit status 5)."""
 
 
+class HashError(SpecError):
+    """The output does not match the stream's decoded-output hash (``icm-dec`` exit status 6, D.7)."""
+
+
+class ModelError(SpecError):
+    """A model the decoder does not have, or a model file that is not valid (``icm-dec`` exit status 7, D.9)."""
+
+
 # ================================================================================================ D.2 container
 
 # bitstream.md, "Level limits"
@@ -50,6 +58,7 @@ LEVELS = {
 MAGIC = 0x49434D42
 SYNTAX_VERSION_MAJOR = 3
 TASK_NETWORK_DEFAULT_INPUT = {1: (320, 320), 2: (320, 320)}  # D.2.5
+TOOL_OUTPUT_TYPES = {0: 0, 1: 1, 2: 1, 3: 0, 4: 0}  # D.2.5: dh_output_type of each tool
 HASH_BYTES = {0: 16, 1: 4}  # D.7: MD5, CRC-32
 
 
@@ -139,25 +148,25 @@ def _parameter_set(r: BitReader, lv: Level) -> dict:
     ps["ps_picture_width"] = lv.check("ps_picture_width", r.ue(), lo=1, limit="max_picture_width")
     ps["ps_picture_height"] = lv.check("ps_picture_height", r.ue(), lo=1, limit="max_picture_height")
     ps["ps_bit_depth_minus8"] = lv.check("ps_bit_depth_minus8", r.ue(), hi=8)
-    ps["ps_task_network_id"] = lv.check("ps_task_network_id", r.ue(), hi=255)
+    ps["ps_task_network_id"] = lv.check("ps_task_network_id", r.ue(), hi=2)  # 3..255 reserved (D.2.5)
     if ps["ps_task_network_id"]:
         ps["ps_task_input_size_flag"] = r.u(1)
         if ps["ps_task_input_size_flag"]:
             ps["ps_task_input_width"] = lv.check("ps_task_input_width", r.ue(), lo=1, limit="max_picture_width")
             ps["ps_task_input_height"] = lv.check("ps_task_input_height", r.ue(), lo=1,
                                                   limit="max_picture_height")
-    ps["ps_inner_codec_id"] = lv.check("ps_inner_codec_id", r.ue(), hi=255)
+    ps["ps_inner_codec_id"] = lv.check("ps_inner_codec_id", r.ue(), hi=1)
     if ps["ps_inner_codec_id"]:
         ps["ps_coded_bit_depth_minus8"] = lv.check("ps_coded_bit_depth_minus8", r.ue(), hi=8)
         ps["ps_chroma_format_idc"] = r.u(2)
-        ps["ps_colour_matrix_idc"] = r.u(4)
+        ps["ps_colour_matrix_idc"] = lv.check("ps_colour_matrix_idc", r.u(4), hi=2)
         ps["ps_full_range_flag"] = r.u(1)
         ps["ps_qp"] = lv.check("ps_qp", r.se(), lo=-64, hi=63)
     ps["ps_resampling_flag"] = r.u(1)
     if ps["ps_resampling_flag"]:
         ps["ps_coded_width"] = lv.check("ps_coded_width", r.ue(), lo=1, limit="max_picture_width")
         ps["ps_coded_height"] = lv.check("ps_coded_height", r.ue(), lo=1, limit="max_picture_height")
-        ps["ps_resampling_filter_idc"] = lv.check("ps_resampling_filter_idc", r.ue(), hi=15)
+        ps["ps_resampling_filter_idc"] = lv.check("ps_resampling_filter_idc", r.ue(), hi=1)
     ps["ps_extension_flag"] = r.u(1)
     if ps["ps_extension_flag"]:
         length = lv.check("ps_extension_length", r.ue(), limit="max_extension_bytes")
@@ -301,6 +310,8 @@ def _check_across_units(stream: dict, limits: dict) -> None:
     dh = stream["dh"]
     if len(dh["dh_hash"]) != HASH_BYTES[dh["dh_hash_type"]]:
         raise SpecError("dh_hash has the wrong length for its dh_hash_type")
+    if ps["ps_tool_id"] in TOOL_OUTPUT_TYPES and dh["dh_output_type"] != TOOL_OUTPUT_TYPES[ps["ps_tool_id"]]:
+        raise SpecError("dh_output_type is not the output type of the stream's tool")
     if ps["ps_picture_width"] * ps["ps_picture_height"] > limits["max_picture_samples"]:
         raise LevelError("picture above max_picture_samples")
     if ps["ps_resampling_flag"] and ps["ps_coded_width"] * ps["ps_coded_height"] > limits["max_picture_samples"]:
@@ -670,6 +681,17 @@ def shuffle(a: np.ndarray, r: int) -> np.ndarray:
     return a.reshape(c // (r * r), r, r, h, w).transpose(0, 3, 1, 4, 2).reshape(c // (r * r), h * r, w * r)
 
 
+def check_bound(w: np.ndarray, b: np.ndarray, s: np.ndarray, k: int) -> None:
+    """D.6.1: |w| <= 2^15 - 1, 0 <= s <= 30, and sum |w[o]| * A_MAX + |b[o]| + 2^30 < 2^52 for every output o; a file
+    that breaks it is not a valid model (D.9)."""
+    w64 = np.abs(w.astype(np.int64))
+    if w64.max(initial=0) > (1 << 15) - 1 or s.min(initial=0) < 0 or s.max(initial=0) > 30:
+        raise ModelError(f"conv {k}: weights or shifts out of range (D.6.1)")
+    for o in range(w.shape[0]):
+        if int(w64[o].sum()) * ACT_LIMIT + abs(int(b[o])) + (1 << 30) >= 1 << 52:
+            raise ModelError(f"conv {k}: a partial sum could reach 2^52 (D.6.1)")
+
+
 def run_graph(graph: dict, weights: dict, inputs: list[np.ndarray]) -> np.ndarray:
     """D.6: ``graph`` = {"convs": [[cin, cout, k, stride, groups]...], "nodes": [[op, srcs, arg, act]...],
     "outputs": None or [i]}; ``weights[f"w{k}"]`` etc."""
@@ -683,7 +705,8 @@ def run_graph(graph: dict, weights: dict, inputs: list[np.ndarray]) -> np.ndarra
             cin, cout, k, stride, groups = graph["convs"][arg]
             w = weights[f"w{arg}"]
             if w.shape != (cout, cin // groups, k, k):
-                raise SpecError(f"conv {arg}: weights {w.shape} do not match the graph")
+                raise ModelError(f"conv {arg}: weights {w.shape} do not match the graph")
+            check_bound(w, weights[f"b{arg}"], weights[f"s{arg}"], arg)
             out = activate(conv(get(srcs[0]), w, weights[f"b{arg}"], weights[f"s{arg}"], stride, groups), act)
         elif op == "add":
             out = get(srcs[0])
@@ -784,13 +807,13 @@ class MfcModel:
         self.values = manifest["values"]
         self.model_hash = int(manifest["source"]["sha256"][:8], 16)  # D.9: ps_model_hash
         if self.values["format"] != "icm-mfc-1":
-            raise SpecError("not an icm-mfc-1 model")
+            raise ModelError("not an icm-mfc-1 model")
         self.task_network = self.values["config/task_network"]
         self.input_size = self.values["config/input_size"]
         self.tensor_shapes = [tuple(s) for s in self.values["config/tensor_shapes"]]
         self.codecs = []  # in the file's order: the coding order
         i = 0
-        while f"codecs/{i}/config/tensor_id" in self.values:
+        while f"codecs/{i}/config/tensor_id" in self.values:  # D.9: codecs/0 .. codecs/N-1
             prefix = f"codecs/{i}/config/"
             self.codecs.append({k[len(prefix):]: v for k, v in self.values.items() if k.startswith(prefix)})
             i += 1
@@ -798,7 +821,7 @@ class MfcModel:
                             if k.startswith("config/prediction/")} or None)
         outputs = self.values.get("predictor/spec/outputs")
         if outputs is not None and len(outputs) != 1:
-            raise SpecError("the predictor graph has more than one output")
+            raise ModelError("the predictor graph has more than one output")
 
     def sub(self, prefix: str) -> dict:
         return {k[len(prefix):]: v for k, v in self.arrays.items() if k.startswith(prefix)}
@@ -819,8 +842,8 @@ class MfcModel:
         tensors = []
         for i, (channels, height, width) in enumerate(self.tensor_shapes):
             stride = self.input_size // height
-            if stride * height != self.input_size or stride & (stride - 1):
-                raise SpecError("the model's input size is not a power-of-two multiple of a tensor's height")
+            if stride * height != self.input_size or stride * width != self.input_size or stride & (stride - 1):
+                raise ModelError("the model's input size is not a tensor's height and width times one power of two")
             t = {"fh_tensor_id": i, "fh_channels": channels, "fh_height": height, "fh_width": width,
                  "fh_stride_log2": stride.bit_length() - 1, "fh_coding_mode": self.coding_mode(i),
                  "fh_range_flag": 0, "fh_packing_idc": 0}
@@ -859,7 +882,7 @@ def decode_codec(model: MfcModel, index: int, stream: dict, cg: dict, height: in
     d = c["down"]
     lh, lw = -(-height // d), -(-width // d)
     if lh % 2 or lw % 2:
-        raise SpecError("the model's latent has an odd size (D.5.3)")
+        raise ModelError("the model's latent has an odd size (D.5.3)")
     hh, hw = lh // 2, lw // 2
     count = len(groups) if max_groups is None else min(max_groups, len(groups))
     for i in range(count + 1):  # D.2.4: the substreams this decode reads must be there
@@ -878,7 +901,7 @@ def decode_codec(model: MfcModel, index: int, stream: dict, cg: dict, height: in
     z_fixed = np.clip(np.round(z_hat.astype(np.float64) * 1024.0), -ACT_LIMIT, ACT_LIMIT).astype(np.int64)
     hyper = run_graph(hyper_synthesis_graph(c), model.sub(f"codecs/{index}/h_s/"), [z_fixed])
     if hyper.shape[1:] != (lh, lw):
-        raise SpecError("hyper synthesis does not match the latent size")
+        raise ModelError("hyper synthesis does not match the latent size")
     decoded = []
     for g, size in enumerate(groups):
         inputs = [hyper, np.concatenate(decoded, axis=0)] if g else [hyper]
@@ -898,6 +921,18 @@ def decode_codec(model: MfcModel, index: int, stream: dict, cg: dict, height: in
         y = (2 * v * 65536 + gain) // (2 * gain) + offset
         parts.append(np.clip(y, -ACT_LIMIT, ACT_LIMIT))
     return run_graph(synthesis_graph(c), model.sub(f"codecs/{index}/g_s/"), [np.concatenate(parts, axis=0)])
+
+
+MFC_FAMILIES = {0: ("mfc_q{q}", range(1, 6)), 10: ("mfc-noxs_q{q}", range(2, 6)),
+                20: ("mfc-nogroup_q{q}", range(2, 6)), 30: ("mfc-short_q{q}", range(2, 6))}  # D.5.1
+
+
+def mfc_model_name(model_id: int) -> str:
+    """D.5.1: the model that ``ps_model_id`` names; an id that names none is a model the decoder does not have."""
+    family, quality = MFC_FAMILIES.get(model_id // 10 * 10), model_id % 10
+    if family is None or quality not in family[1]:
+        raise ModelError(f"ps_model_id {model_id} names no mfc model")
+    return family[0].format(q=quality)
 
 
 def mfc_headers(stream: dict, model: MfcModel) -> tuple[dict, dict]:
@@ -940,8 +975,13 @@ def mfc_headers(stream: dict, model: MfcModel) -> tuple[dict, dict]:
 def decode_mfc(stream: dict, model: MfcModel, max_groups: int | None = None, trace=None) -> list[np.ndarray]:
     """D.5: the decoded tensors (float32, C x H x W) in feature-header order."""
     ps = stream["ps"]
-    if not ps["ps_model_id"] or ps["ps_model_hash"] != model.model_hash:
-        raise SpecError("ps_model_hash differs from the model file's")
+    if not ps["ps_model_id"]:
+        raise SpecError("mfc: ps_model_id 0")
+    if ps["ps_inner_codec_id"] or ps["ps_resampling_flag"]:
+        raise SpecError("mfc: ps_inner_codec_id or ps_resampling_flag not 0 (D.2.7)")
+    if model is None or ps["ps_model_hash"] != model.model_hash:
+        raise ModelError("no model file with the stream's ps_model_hash")
+    model.layout()  # D.5.1, D.9: a model whose tensors do not fit its input size is not valid
     fh, headers = mfc_headers(stream, model)
     decoded = {}
     graph, weights = (model.predictor_graph(), model.sub("predictor/exact/")) if model.prediction else (None, None)
@@ -966,6 +1006,12 @@ def decode_mfc(stream: dict, model: MfcModel, max_groups: int | None = None, tra
 
 # ================================================================================================ D.3, D.4 VVC tools
 
+def check_vvc_stream(stream: dict) -> None:
+    """D.2.7: the VVC tools name no model and have no channel-group header."""
+    if stream["ps"]["ps_model_id"] or stream["cg"]:
+        raise SpecError("a VVC tool's stream with a model id or a channel-group header (D.2.7)")
+
+
 def padded_size(width: int, height: int) -> tuple[int, int]:
     return max(32, -(-width // 8) * 8), max(32, -(-height // 8) * 8)
 
@@ -975,14 +1021,20 @@ def decode_vvc(data: bytes, width: int, height: int, ffmpeg: str) -> tuple[np.nd
     pw, ph = padded_size(width, height)
     with tempfile.TemporaryDirectory() as folder:
         out = os.path.join(folder, "out.y4m")
-        subprocess.run([ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-f", "vvc", "-i", "-",
-                        "-strict", "-1", "-f", "yuv4mpegpipe", "-y", out], input=data, check=True,
-                       capture_output=True, timeout=120)
-        raw = Path(out).read_bytes()
+        done = subprocess.run([ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-xerror", "-f", "vvc",
+                               "-i", "-", "-frames:v", "2", "-strict", "-1", "-f", "yuv4mpegpipe", "-y", out],
+                              input=data, capture_output=True, timeout=120)
+        raw = Path(out).read_bytes() if done.returncode == 0 and os.path.exists(out) else b""
+    if not raw.startswith(b"YUV4MPEG2"):
+        raise SpecError("the VVC payload does not decode to a picture (D.3.2)")
     header, rest = raw.split(b"\n", 1)
     fields = {f[:1]: f[1:] for f in header.split()[1:]}
     if (int(fields[b"W"]), int(fields[b"H"])) != (pw, ph) or not fields.get(b"C", b"").startswith(b"420p10"):
-        raise SpecError("the VVC picture is not PW x PH 4:2:0 10 bit")
+        raise SpecError("the VVC picture is not PW x PH 4:2:0 10 bit (D.3.2)")
+    frame_bytes = 2 * (pw * ph + 2 * (pw // 2) * (ph // 2))
+    frame_header = rest.split(b"\n", 1)[0]
+    if len(rest) != len(frame_header) + 1 + frame_bytes:
+        raise SpecError("the VVC payload does not decode to exactly one picture (D.3.2)")
     frame = rest.split(b"\n", 1)[1]
     samples = np.frombuffer(frame[:2 * (pw * ph + 2 * (pw // 2) * (ph // 2))], "<u2").astype(np.int64)
     y = samples[:pw * ph].reshape(ph, pw)
@@ -1089,6 +1141,9 @@ def resample_rgb(rgb: np.ndarray, width: int, height: int, name: str) -> np.ndar
 def decode_vvc_image(stream: dict, ffmpeg: str) -> np.ndarray:
     """D.3: the picture, height x width x 3, uint8."""
     ps = stream["ps"]
+    check_vvc_stream(stream)
+    if stream["fh"] is not None:
+        raise SpecError("vvc-image: a feature header (D.3.1)")
     if (ps["ps_inner_codec_id"] != 1 or ps["ps_chroma_format_idc"] != 1 or ps["ps_coded_bit_depth_minus8"] != 2
             or ps["ps_colour_matrix_idc"] not in (1, 2)
             or (ps["ps_resampling_flag"] and ps["ps_resampling_filter_idc"] not in (0, 1))):
@@ -1114,8 +1169,9 @@ def dequantise(samples: np.ndarray, low: float, high: float, bit_depth: int) -> 
 def decode_vvc_feature(stream: dict, ffmpeg: str) -> list[np.ndarray]:
     """D.4: the tensors (float32, C x H x W) in feature-header order."""
     ps, fh = stream["ps"], stream["fh"]
-    if ps["ps_inner_codec_id"] != 1 or fh is None:
-        raise SpecError("vvc-feature: no VVC or no feature header (D.4.1)")
+    check_vvc_stream(stream)
+    if ps["ps_inner_codec_id"] != 1 or fh is None or ps["ps_resampling_flag"]:
+        raise SpecError("vvc-feature: no VVC, no feature header, or resampling (D.4.1)")
     out = []
     for t in fh["tensors"]:
         if t["fh_coding_mode"] or not t["fh_range_flag"] or t["fh_packing_idc"] != 1:
@@ -1182,9 +1238,9 @@ def check_hash(output, stream: dict) -> None:
     """D.7: the output against the stream's hash unit (full decodes only)."""
     dh = stream["dh"]
     if dh["dh_output_type"] != (0 if isinstance(output, np.ndarray) else 1):
-        raise SpecError("dh_output_type is not the tool's output type")
+        raise SpecError("dh_output_type is not the tool's output type")  # checked before (D.2.6)
     if output_hash(output, stream, dh["dh_hash_type"]) != dh["dh_hash"]:
-        raise SpecError("decoded-output hash mismatch")
+        raise HashError("decoded-output hash mismatch")
 
 
 def decode(stream: dict, ffmpeg: str | None = None, model: MfcModel | None = None,
@@ -1197,7 +1253,7 @@ def decode(stream: dict, ffmpeg: str | None = None, model: MfcModel | None = Non
         output = decode_vvc_feature(stream, ffmpeg)
     elif tool == 2:
         output = decode_mfc(stream, model, max_groups=max_groups)
-    else:
+    else:  # 3, 4: not specified by this version; 5..255: reserved (D.2.5)
         raise SpecError(f"ps_tool_id {tool}: not covered by this specification")
     if max_groups is None:
         check_hash(output, stream)

@@ -210,6 +210,54 @@ ENTRIES = (
             "8-bit feature samples: this version defines 10-bit only (D.4.1)", reject=4),
     Written("reject_unit_after_hash", "vvc_image_1x1", R.insert_reserved(("after_hash", 5, 4)),
             "with a reserved unit after the decoded-output hash (D.2.3)", reject=4),
+    # reserved values of enumerated elements (D.2.5): beyond the element's range (5); a tool id a decoder lacks (4)
+    Written("reject_tool_id_5", "vvc_image_1x1", R.set_parameters(ps_tool_id=5),
+            "ps_tool_id 5, a reserved value (no tool of this version): refused as a tool the decoder does not "
+            "have (D.2.5)", reject=4),
+    Written("reject_task_network_3", "vvc_image_task_resampled_96x72", R.set_parameters(ps_task_network_id=3),
+            "ps_task_network_id 3 (reserved) with its input size sent: beyond the element's range (D.2.5)",
+            reject=5, relax=frozenset({"ps_task_network_id"})),
+    Written("reject_inner_codec_2", "vvc_image_1x1", R.set_parameters(ps_inner_codec_id=2),
+            "ps_inner_codec_id 2 (reserved): beyond the element's range (D.2.5)",
+            reject=5, relax=frozenset({"ps_inner_codec_id"})),
+    Written("reject_colour_matrix_3", "vvc_image_1x1", R.set_parameters(ps_colour_matrix_idc=3),
+            "ps_colour_matrix_idc 3 (reserved): beyond the element's range (D.2.5)",
+            reject=5, relax=frozenset({"ps_colour_matrix_idc"})),
+    Written("reject_resampling_filter_2", "vvc_image_resampled_0.5_qp27", R.set_parameters(ps_resampling_filter_idc=2),
+            "ps_resampling_filter_idc 2 (reserved): beyond the element's range (D.2.5)",
+            reject=5, relax=frozenset({"ps_resampling_filter_idc"})),
+    # what each tool requires of the parameter set and the units (D.2.7), the output type (D.2.6), the model
+    Written("reject_vvc_image_output_type_1", "vvc_image_1x1", R.set_hash(dh_output_type=1),
+            "a vvc-image stream whose hash unit says feature tensors (dh_output_type 1): not the tool's output "
+            "type (D.2.6)", reject=4),
+    Written("reject_vvc_image_pl_type0", "vvc_image_1x1", R.payload_as_substreams(0),
+            "the VVC picture sent as substream 1 of an entropy-coded payload (pl_type 0): vvc-image reads an "
+            "inner-codec payload, pl_type 1 (D.3.1)", reject=4),
+    Written("reject_vvc_image_two_pictures", "vvc_image_1x1", R.repeat_payload(0),
+            "a VVC payload of two pictures (the VVC bitstream twice): the VVC decoding must give exactly one "
+            "picture (D.3.2)", reject=4),
+    Written("reject_vvc_image_model_id", "vvc_image_1x1",
+            R.set_parameters(ps_model_id=3, ps_model_hash=0x12345678, ps_model_layout_flag=1),
+            "a vvc-image stream that names a model (ps_model_id 3, ps_model_layout_flag 1): the VVC tools have "
+            "none (D.2.7)", reject=4),
+    Written("reject_vvc_feature_resampling", "vvc_feature_qp37",
+            R.set_parameters(ps_resampling_flag=1, ps_coded_width=320, ps_coded_height=320,
+                             ps_resampling_filter_idc=0),
+            "a vvc-feature stream with ps_resampling_flag 1: a feature tool resamples nothing (D.2.7)", reject=4),
+    Written("reject_mfc_inner_codec", "mfc_q3",
+            R.set_parameters(ps_inner_codec_id=1, ps_coded_bit_depth_minus8=2, ps_chroma_format_idc=1,
+                             ps_colour_matrix_idc=1, ps_full_range_flag=0, ps_qp=32),
+            "an mfc stream that names an inner codec (ps_inner_codec_id 1): mfc has none (D.2.7)", reject=4),
+    Written("reject_mfc_resampling", "mfc_q3",
+            R.set_parameters(ps_resampling_flag=1, ps_coded_width=320, ps_coded_height=320,
+                             ps_resampling_filter_idc=0),
+            "an mfc stream with ps_resampling_flag 1 (D.2.7)", reject=4),
+    Written("reject_mfc_model_hash", "mfc_q3", R.flip_model_hash(),
+            "mfc_q3 with one bit of ps_model_hash inverted: a model the decoder does not have (D.2.5, exit "
+            "status 7)", reject=7),
+    Written("reject_mfc_model_id_9", "mfc_q3", R.set_parameters(ps_model_id=9),
+            "ps_model_id 9, which names no mfc model (D.5.1): a model the decoder does not have (exit status 7)",
+            reject=7),
 )
 
 
