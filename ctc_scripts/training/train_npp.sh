@@ -19,7 +19,7 @@ PAIRS="--out $OUT/pairs --crop 128 --chunk 32 --qps-per-crop 3 --preset faster -
 # the proxy: 6,000 steps (planned 10,000; its held-out rate correlation was 0.978 and its PSNR against VVC's
 # reconstruction 30.6 dB at step 5,000, still rising slowly, and the NPP runs need the machine more)
 PROXY_STEPS=${PROXY_STEPS:-6000}
-NPP_STEPS=${NPP_STEPS:-3000}
+NPP_STEPS=${NPP_STEPS:-1500}
 mkdir -p "$R"
 
 train() {  # train SCRIPT NAME ARGS...: train into $R/NAME unless it is finished
@@ -41,8 +41,10 @@ train train_npp_proxy proxy --pairs "$OUT/pairs" --steps "$PROXY_STEPS" --batch 
 [ "${UNTIL:-}" = proxy ] && { echo "stopped after the proxy (UNTIL=proxy)"; exit 0; }
 
 # 3. the preprocessor (one model for every QP) and its three ablations, same schedule
-NPP="--proxy $OUT/proxy.npz --steps $NPP_STEPS --batch 4 --lr 2e-4 --warmup-steps 100 --task-weight 0.02 \
-    --log-every 20 --val-every 250 --save-every 25"
+# batch 2 and 256x256 native-scale views (3,000 steps of batch 4 and 384x384 views were about 11 s per step
+# on this 2-core machine, 9 hours per run)
+NPP="--proxy $OUT/proxy.npz --steps $NPP_STEPS --batch 2 --full-size 256 --lr 2e-4 --warmup-steps 100 \
+    --task-weight 0.02 --log-every 20 --val-every 250 --save-every 25"
 train train_npp npp $NPP
 train train_npp npp_noproxy $NPP --no-proxy
 train train_npp npp_fixed $NPP --fixed-model
