@@ -86,6 +86,18 @@ def repeat_payload(tensor_id: int, times: int = 2) -> Rewrite:
     return run
 
 
+def add_feature_header(tensors: list[dict]) -> Rewrite:
+    """A feature header with these tensors (each a dict of ``fh_`` elements; the absent optional ones are
+    filled in: no reference, no range, no packing unless given), placed after the parameter set."""
+    def run(values: dict) -> dict:
+        body = {"fh_num_tensors": len(tensors),
+                "tensors": [{"fh_coding_mode": 0, "fh_range_flag": 0, "fh_packing_idc": 0, **t} for t in tensors]}
+        at = index_of(values, S.UNIT_PARAMETER_SET) + 1
+        values["units"].insert(at, {"unit_type": S.UNIT_FEATURE_HEADER, "body": body})
+        return values
+    return run
+
+
 def set_version_minor(minor: int) -> Rewrite:
     def run(values: dict) -> dict:
         values["bs_syntax_version_minor"] = minor

@@ -240,6 +240,13 @@ ENTRIES = (
             R.set_parameters(ps_model_id=3, ps_model_hash=0x12345678, ps_model_layout_flag=1),
             "a vvc-image stream that names a model (ps_model_id 3, ps_model_layout_flag 1): the VVC tools have "
             "none (D.2.7)", reject=4),
+    Written("reject_vvc_image_channel_group_header", "vvc_image_1x1", R.add_group_header(0, 1, 4),
+            "a vvc-image stream with a channel-group header (tensor 0, one group of 4 channels): the VVC tools "
+            "have none (D.2.7)", reject=4),
+    Written("reject_vvc_image_feature_header", "vvc_image_task_resampled_96x72",
+            R.add_feature_header([dict(fh_tensor_id=0, fh_channels=1, fh_height=4, fh_width=4, fh_stride_log2=4)]),
+            "a vvc-image stream with a feature header whose tensor fits the task input size (4x4 at stride 16 = "
+            "64x64, D.2.6): vvc-image has none (D.2.7)", reject=4),
     Written("reject_vvc_feature_resampling", "vvc_feature_qp37",
             R.set_parameters(ps_resampling_flag=1, ps_coded_width=320, ps_coded_height=320,
                              ps_resampling_filter_idc=0),
