@@ -33,6 +33,10 @@ class DecodedOutput:
     features: list[np.ndarray] = field(default_factory=list)
     feature_names: list[str] = field(default_factory=list)
     partial: bool = False  # decoded from part of the stream (e.g. icm-dec --max-groups): no hash check
+    # a picture made for one task network from the full decode (ci-icm's TSCA adapters): the stream's hash covers
+    # the plain picture, which the tool checked (its hash as hex here); the adapted picture is not covered
+    adapted_for: str | None = None
+    plain_hash: str | None = None
     geometry: tuple[int, int, int, int] | None = None  # features: picture width, height, task input width, height
 
     @property

@@ -89,6 +89,11 @@ def main(input_path, output_path, detections_path, image_id, inner_decoder, vtm_
                f"decode {result.decode_seconds:.2f} s")
     if result.hash_hex is None:
         click.echo(f"  decoded-output MD5 {result.output.md5().hex()}: hash not checked (partial decode)")
+    elif result.output.adapted_for is not None:
+        kind = HASH_NAMES[result.bitstream.output_hash["dh_hash_type"]]
+        click.echo(f"  plain picture's {kind} {result.hash_hex}: matches the stream")
+        click.echo(f"  output adapted for {result.output.adapted_for} (its task adapter; not covered by the hash): "
+                   f"MD5 {result.output.md5().hex()}")
     else:
         kind = HASH_NAMES[result.bitstream.output_hash["dh_hash_type"]]
         click.echo(f"  decoded-output {kind} {result.hash_hex}: matches the stream")

@@ -95,10 +95,12 @@ class CiIcmDecoder(ToolDecoder):
         plain = DecodedOutput(picture=resize_rgb(_picture(rgb), width, height, filter=filter_name), partial=partial)
         if task_network is None:
             return plain
+        plain_hash = None
         if not partial and bitstream.output_hash is not None:
-            check_hash(plain, bitstream.output_hash)  # the stream's hash covers the plain picture
+            plain_hash = check_hash(plain, bitstream.output_hash)  # the stream's hash covers the plain picture
         adapted = runtime.graphs[f"adapter.{_key(task_network)}"](f, rgb)
-        return DecodedOutput(picture=resize_rgb(_picture(adapted), width, height, filter=filter_name), partial=True)
+        return DecodedOutput(picture=resize_rgb(_picture(adapted), width, height, filter=filter_name),
+                             partial=partial, adapted_for=task_network, plain_hash=plain_hash)
 
 
 def _key(task_network: str) -> str:

@@ -21,7 +21,7 @@ MAX_BITSTREAM_BYTES = 1 << 30
 class DecodeResult:
     bitstream: Bitstream
     output: DecodedOutput
-    hash_hex: str | None  # None: not checked (partial decode)
+    hash_hex: str | None  # None: not checked (partial decode); an adapted output: its plain picture's
     decode_seconds: float
     tool: str = ""  # the registered name of the stream's tool
 
@@ -47,5 +47,10 @@ def decode_bytes(data: bytes, config: DecoderConfig, tracer: Tracer | None = Non
         raise ConfigError(f"max_groups: {decoder.entry.name} streams have no channel groups to leave out")
     with torch_threads_if_loaded(DECODER_THREADS):
         output = with_geometry(decoder.decode(bitstream, config), bitstream.parameter_set)
-    hash_hex = None if output.partial else check_hash(output, bitstream.output_hash)
+    if output.partial:
+        hash_hex = None
+    elif output.adapted_for is not None:
+        hash_hex = output.plain_hash  # checked by the tool on the plain picture the adapted one is made from
+    else:
+        hash_hex = check_hash(output, bitstream.output_hash)
     return DecodeResult(bitstream, output, hash_hex, time.perf_counter() - start, decoder.entry.name)

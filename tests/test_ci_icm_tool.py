@@ -159,6 +159,8 @@ def test_adapters(tiny, encoded_q2):
     assert plain.hash_hex is not None and not plain.output.partial
     assert adapted.output.picture.shape == plain.output.picture.shape
     assert (adapted.output.picture != plain.output.picture).any()
+    assert adapted.output.adapted_for == "yolo-fastest-1.1" and not adapted.output.partial
+    assert adapted.hash_hex == plain.hash_hex  # the plain picture's hash, checked
     assert adapted.output.md5() != xl.output.md5()
     with pytest.raises(ConfigError, match="no adapter"):
         decode_bytes(encoded_q2.data, DecoderConfig(task_network="unknown-net"))
@@ -235,6 +237,8 @@ def test_command_lines(tiny, shared, tmp_path, monkeypatch):
                                           "--detections", str(tmp_path / "d.json")])
     assert result.exit_code == 0, result.output
     assert seen == [(read_image(image).shape, "yolo-fastest-1.1")]
+    assert "plain picture's CRC-32" in result.output and "adapted for yolo-fastest-1.1" in result.output
+    assert "partial" not in result.output
     monkeypatch.setenv(WEIGHTS_ENV, str(tmp_path))
     monkeypatch.setattr(zoo, "WEIGHTS_DIR", tmp_path)
     result = runner.invoke(enc_main, ["-i", str(image), "-o", str(tmp_path / "b.icm"), "--tool", "ci-icm"])
