@@ -49,10 +49,41 @@ class RefineSettings:
         if self.optimiser not in OPTIMISERS:
             raise ValueError(f"refinement optimiser '{self.optimiser}': use one of {', '.join(OPTIMISERS)}")
 
-    def optimiser_for(self, latent: torch.Tensor) -> torch.optim.Optimizer:
-        if self.optimiser == "sgd":
-            return torch.optim.SGD([latent], lr=self.learning_rate, momentum=self.momentum)
-        return torch.optim.Adam([latent], lr=self.learning_rate)
+    def stepper(self) -> "GradientSteps":
+        return GradientSteps(self)
+
+
+class GradientSteps:
+    """The update of one tensor by its gradient, as ``torch.optim.SGD`` (momentum, no dampening, no weight
+    decay) or ``torch.optim.Adam`` (betas 0.9, 0.999, eps 1e-8) compute it, operation for operation. Written
+    out because the first use of ``torch.optim`` imports ``torch._dynamo``: 1.5 to 7.6 s of every
+    ``icm-enc --tool mfc`` call, measured, for a three-line update."""
+
+    def __init__(self, settings: RefineSettings):
+        self.settings = settings
+        self.steps = 0
+        self.first: torch.Tensor | None = None  # momentum buffer (sgd), first moment (adam)
+        self.second: torch.Tensor | None = None  # second moment (adam)
+
+    @torch.no_grad()
+    def step(self, tensor: torch.Tensor, grad: torch.Tensor) -> None:
+        s = self.settings
+        self.steps += 1
+        if s.optimiser == "sgd":
+            if self.first is None:
+                self.first = grad.clone()
+            else:
+                self.first.mul_(s.momentum).add_(grad)
+            tensor.add_(self.first, alpha=-s.learning_rate)
+            return
+        beta1, beta2, eps = 0.9, 0.999, 1e-8
+        if self.first is None:
+            self.first, self.second = torch.zeros_like(tensor), torch.zeros_like(tensor)
+        self.first.lerp_(grad, 1 - beta1)
+        self.second.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        step_size = s.learning_rate / (1 - beta1 ** self.steps)
+        denominator = (self.second.sqrt() / (1 - beta2 ** self.steps) ** 0.5).add_(eps)
+        tensor.addcdiv_(self.first, denominator, value=-step_size)
 
 
 @dataclass(frozen=True)
@@ -116,7 +147,7 @@ class LatentRefiner:
         hyper = from_fixed(hyper_fixed)
         start = y.detach().float().clone()
         latent = start.clone().requires_grad_(True)
-        optimiser = self.settings.optimiser_for(latent)
+        steps_taken = self.settings.stepper()
         best, best_cost, first_cost = start, float("inf"), None
         for step in range(steps + 1):
             bits, x_hat = self._decode(tid, codec, latent, hyper)
@@ -133,7 +164,6 @@ class LatentRefiner:
                 best_cost, best = cost.item(), latent.detach().clone()
             if step == steps:
                 break
-            optimiser.zero_grad()
-            cost.backward()
-            optimiser.step()
+            (grad,) = torch.autograd.grad(cost, latent)
+            steps_taken.step(latent, grad)
         return best, RefineCosts(tid, first_cost, best_cost)
