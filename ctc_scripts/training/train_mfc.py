@@ -8,6 +8,8 @@
     python -m icm.ctc_scripts.training.train_mfc train --run out/mfc/runs/q2 --init out/mfc/runs/pre --lmbda 0.001
     # freeze (exact integer decoder graphs, integer tables) into the weights file the tool loads
     python -m icm.ctc_scripts.training.train_mfc export --run out/mfc/runs/q2 -o common/models/weights/mfc_q2.pt
+    # label-free bpp and task fidelity of weights files on the bank's held-out training pictures (for choices)
+    ICM_MFC_WEIGHTS=out/mfc/high/weights python -m icm.ctc_scripts.training.train_mfc heldout --qualities 6 7 8
 
 The loop, the learning-rate schedule, checkpoints and resuming (the same command again), ``--init``,
 ``--device cuda`` and the ``export`` command come from the shared training skeleton (``skeleton.py``);
@@ -44,7 +46,7 @@ from ...common.models.distill import task_distortion
 from ...common.tasknet.registry import load_task_network
 from .skeleton import TrainingRun, main, run_from_checkpoint
 
-VARIANTS = ("mfc", "mfcr", "noxs", "nogroup", "s16base")
+VARIANTS = ("mfc", "mfcr", "noxs", "nogroup", "s16base", "s16hi")
 
 
 # -- data ------------------------------------------------------------------------------------------------
@@ -116,7 +118,10 @@ def make_config(variant: str, latent: int, groups: list[int], width: int, side: 
     """``mfc``: s32 coded (its analysis also sees s16), s16 predicted from the decoded s32 by a learned
     network; ``mfcr``: the same plus a coded residual of s16 (a second BFC, ``res_latent`` channels at 10x10
     in ``res_groups``); ``nogroup``: ``mfc`` with one group; ``noxs``: s32 and s16 each coded by its own BFC,
-    no cross-scale prediction or side input; ``s16base``: s16 coded, s32 predicted by darknet layers 81..108."""
+    no cross-scale prediction or side input; ``s16base``: s16 coded, s32 predicted by darknet layers 81..108;
+    ``s16hi`` (the rate points above quality 5, docs/mfc.md "Higher rate points"): s16 coded by its own BFC at
+    its full 20x20 resolution (``down`` 1, no side input: s32 is a function of s16), s32 predicted from the
+    decoded s16 by the task network's own layers 81..108 (fixed; the weights file names them)."""
     groups = (latent,) if variant == "nogroup" else tuple(groups)
     if variant in ("mfc", "mfcr", "nogroup"):
         s32 = CodecConfig(tensor_id=1, in_channels=96, latent_channels=latent, groups=groups, width=width, down=1,
@@ -134,6 +139,10 @@ def make_config(variant: str, latent: int, groups: list[int], width: int, side: 
     if variant == "s16base":
         s16 = CodecConfig(tensor_id=0, in_channels=48, latent_channels=latent, groups=groups, width=width, down=2,
                           side_tensor=1 if side else -1, side_channels=96 if side else 0, side_stride=1)
+        return MfcConfig(variant=variant, codecs=[s16], prediction=PredictionConfig(source=0, target=1,
+                                                                                    kind="darknet"))
+    if variant == "s16hi":
+        s16 = CodecConfig(tensor_id=0, in_channels=48, latent_channels=latent, groups=groups, width=width, down=1)
         return MfcConfig(variant=variant, codecs=[s16], prediction=PredictionConfig(source=0, target=1,
                                                                                     kind="darknet"))
     raise ValueError(f"unknown variant {variant}")
@@ -172,7 +181,7 @@ class MfcRun(TrainingRun):
                             help="mfcr: latent channels of the s16 residual codec")
         parser.add_argument("--res-groups", type=int, nargs="+", default=[4, 8, 20], help="mfcr: its group sizes")
         parser.add_argument("--train-predictor", action="store_true",
-                            help="s16base: fine-tune the darknet predictor too")
+                            help="s16base, s16hi: fine-tune the darknet predictor too")
         parser.add_argument("--no-side-input", action="store_true", help="the analysis sees only the coded tensor")
         parser.add_argument("--pred-width", type=int, default=64, help="width of the learned prediction network")
         parser.add_argument("--w-pred", type=float, default=0.5,
@@ -309,5 +318,89 @@ def export(run: Path, output: Path, device: str = "cpu") -> dict:
     return run_from_checkpoint(MfcRun, run, device).export(output)
 
 
+# -- label-free choice on held-out training pictures ------------------------------------------------------
+
+
+def heldout_pictures(bank_path: Path, limit: int = 0) -> list[Path]:
+    """The bank's held-out pictures (picture index % 10 == 9, as :class:`Bank`'s validation split), as files of
+    the training sets (``mfc_bank.training_pictures``); ``limit``: the first N only (0: all)."""
+    from .mfc_bank import training_pictures
+
+    bank = torch.load(bank_path, map_location="cpu", weights_only=True)
+    names = bank["files"]
+    held = sorted({int(i) for i in bank["picture"].tolist() if int(i) % 10 == 9})
+    by_name = {p.name: p for p in training_pictures()}
+    paths = [by_name[names[i]] for i in held if names[i] in by_name]
+    return paths[:limit or None]
+
+
+def heldout(qualities, bank_path: Path, model: str = "mfc", refine_steps: int | None = None, limit: int = 0,
+            threshold: float = 0.5) -> list[dict]:
+    """bpp and task fidelity (mAP@[.5:.95] of the detections on the decoded features against those with a score
+    of at least ``threshold`` on the original: no labels) of the weights files of ``qualities`` (``ICM_MFC_WEIGHTS``
+    first), through the real encoder and decoder, on the bank's held-out training pictures. This is the measure
+    by which ``train_mfc_high.sh`` chooses, never a test set."""
+    import tempfile
+    import json
+
+    from ...common.config import DecoderConfig, EncoderConfig
+    from ...common.image_io import read_image
+    from ...common.registry import ToolInstances
+    from ...common.tasknet.coco_eval import evaluate_detections
+    from ..ctc.fidelity import reference_ground_truth
+    from ..studies.coding_loop import Tally, code_images, detections_of
+
+    paths = heldout_pictures(bank_path, limit)
+    if not paths:
+        raise SystemExit(f"{bank_path}: no held-out pictures")
+    images = [(p, read_image(p)) for p in paths]
+    network = load_task_network("yolo-fastest-1.1-xl", input_size=320, device="cpu")
+    reference = {}
+    for index, (_, rgb) in enumerate(images, 1):
+        with torch.no_grad():
+            found = network.detect(rgb)
+        reference[index] = {"width": rgb.shape[1], "height": rgb.shape[0],
+                            "detections": found.to_coco_results(index)}
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump(reference_ground_truth(reference, threshold), handle)
+    ids = {p.name: i for i, (p, _) in enumerate(images, 1)}
+    tools, rows = ToolInstances(), []
+    for quality in qualities:
+        config = EncoderConfig(tool="mfc", quality=quality, model=model, refine_steps=refine_steps)
+        tally, results = Tally(), []
+        for item in code_images(images, config, DecoderConfig(), tally, tools):
+            results += detections_of(network, item.decoded.output, item.size).to_coco_results(ids[item.path.name])
+        score = evaluate_detections(results, handle.name)
+        rows.append({"model": model, "quality": quality, "pictures": len(images), "bpp": round(tally.bpp, 5),
+                     "fidelity": round(100 * score["mAP"], 2), "encode_s": round(tally.mean_encode_seconds, 3)})
+        print(json.dumps(rows[-1]), flush=True)
+    Path(handle.name).unlink()
+    return rows
+
+
+def heldout_main(argv) -> int:
+    parser = argparse.ArgumentParser(prog="train_mfc heldout", description=heldout.__doc__.split("\n")[0])
+    parser.add_argument("--bank", default="out/mfc/bank.pt")
+    parser.add_argument("--model", default="mfc")
+    parser.add_argument("--qualities", type=int, nargs="+", required=True)
+    parser.add_argument("--refine-steps", type=int, default=None, help="default: the tool's default")
+    parser.add_argument("--limit", type=int, default=0, help="the first N held-out pictures only (0: all)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--json", default=None, help="append the rows to this JSON-lines file")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    rows = heldout(args.qualities, Path(args.bank), args.model, args.refine_steps, args.limit)
+    if args.json:
+        import json
+
+        with open(args.json, "a") as handle:
+            handle.writelines(json.dumps(row) + "\n" for row in rows)
+    return 0
+
+
 if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:2] == ["heldout"]:
+        raise SystemExit(heldout_main(sys.argv[2:]))
     raise SystemExit(main(MfcRun, description=__doc__.split("\n\n")[0]))

@@ -1,0 +1,94 @@
+"""The rate points above quality 5 (issue 15; docs/mfc.md "Higher rate points"): the ``s16hi`` structure (s16 coded
+at its full resolution, ``fh_coding_mode`` 0; s32 predicted from the decoded s16 by the task network's layers
+81..108, ``fh_coding_mode`` 1 with ``fh_reference_id`` 0) with a tiny model trained here for two steps and served
+as quality 6; and qualities without a weights file refused in one line."""
+import pytest
+import torch
+from click.testing import CliRunner
+
+from icm.common.bitstream import SIDE_INFORMATION, parse
+from icm.common.config import DecoderConfig, EncoderConfig
+from icm.common.errors import ConfigError
+from icm.common.image_io import read_image
+from icm.common.models.mfc import load_runtime, load_weights_file, model_layout
+from icm.common.output import HASH_CRC32
+from icm.common.registry import default_registry
+from icm.decoder.pipeline import decode_bytes
+from icm.encoder.pipeline import encode_picture
+
+MODELS = default_registry().get("mfc").models
+GROUPS = (2, 6)
+
+
+@pytest.fixture(scope="module")
+def high_weights(shared, tmp_path_factory):
+    from icm.ctc_scripts.training import skeleton
+    from icm.ctc_scripts.training.mfc_bank import build_bank
+    from icm.ctc_scripts.training.train_mfc import MfcRun, export, heldout_pictures
+
+    root = tmp_path_factory.mktemp("mfc-high")
+    pictures = sorted((shared / "data" / "kodak").glob("*.png"))[:10]
+    build_bank(root / "bank.pt", per_image=0, seed=0, pictures=pictures)
+    assert [p.name for p in heldout_pictures(root / "bank.pt")] == [pictures[9].name]
+    torch.manual_seed(0)
+    assert skeleton.main(MfcRun, [
+        "train", "--run", str(root / "run"), "--bank", str(root / "bank.pt"), "--variant", "s16hi", "--lmbda", "0.3",
+        "--steps", "2", "--batch", "4", "--latent", "8", "--groups", *map(str, GROUPS), "--width", "8",
+        "--log-every", "100", "--val-every", "100", "--save-every", "100", "--rate-warmup", "0"]) == 0
+    export(root / "run", root / "weights" / "mfc_q6.pt")
+    return root / "weights"
+
+
+@pytest.fixture
+def high(high_weights, monkeypatch):
+    monkeypatch.setenv(MODELS.env, str(high_weights))
+    return high_weights
+
+
+def test_missing_quality_is_a_one_line_error(tmp_path, monkeypatch, shared):
+    monkeypatch.setenv(MODELS.env, str(tmp_path))  # an empty folder: only the shipped weights
+    if 6 in MODELS.available("mfc"):
+        pytest.skip("quality 6 is shipped")
+    with pytest.raises(ConfigError, match=r"^mfc model mfc has no quality 6 \(qualities with weights: 1\.\.5\)$"):
+        MODELS.check_quality("mfc", 6)
+    from icm.encoder.app import main as enc_main
+
+    photo = sorted((shared / "data" / "kodak").glob("*.png"))[0]
+    result = CliRunner().invoke(enc_main, ["-i", str(photo), "-o", str(tmp_path / "x.icm"), "--tool", "mfc",
+                                           "--quality", "6"])
+    assert result.exit_code == 2 and "6 is not in the range 1<=x<=5" in result.output
+
+
+def test_s16hi_layout_and_weights(high):
+    weights = load_weights_file(high / "mfc_q6.pt")
+    assert weights["predictor"]["source"] == "darknet"  # the task network's layers: named, not stored
+    runtime = load_runtime(high / "mfc_q6.pt")
+    assert runtime.order == [0] and runtime.codecs[0].config.down == 1
+    assert runtime.codecs[0].latent_shape(20, 20) == (20, 20)
+    fh, (cg,) = model_layout(runtime)
+    assert [t["fh_coding_mode"] for t in fh["tensors"]] == [0, 1] and fh["tensors"][1]["fh_reference_id"] == 0
+    assert cg["cg_tensor_id"] == 0 and [g["cg_group_size"] for g in cg["groups"]] == list(GROUPS)
+    assert 6 in MODELS.available("mfc")
+
+
+@pytest.mark.parametrize("refine_steps", [0, 2])
+def test_s16hi_round_trip(high, shared, refine_steps):
+    photo = read_image(sorted((shared / "data" / "coco-val-dev" / "images").glob("*.jpg"))[0])
+    encoded = encode_picture(photo, EncoderConfig(tool="mfc", quality=6, refine_steps=refine_steps))
+    bitstream = parse(encoded.data)
+    assert bitstream.parameter_set["ps_model_id"] == 6
+    assert sorted((u["pl_tensor_id"], u["pl_group_idx"]) for u in bitstream.payloads) == [
+        (0, SIDE_INFORMATION), (0, 0), (0, 1)]
+    full = decode_bytes(encoded.data, DecoderConfig())
+    assert full.hash_hex == encoded.decoded.digest(HASH_CRC32).hex() == bitstream.output_hash["dh_hash"].hex()
+    assert [f.shape for f in full.output.features] == [(48, 20, 20), (96, 10, 10)]
+    part = decode_bytes(encoded.data, DecoderConfig(max_groups=1))
+    assert part.output.partial and [f.shape for f in part.output.features] == [(48, 20, 20), (96, 10, 10)]
+
+
+def test_heldout_measure(high):
+    """The label-free measure train_mfc_high.sh chooses by: bpp and fidelity on the bank's held-out pictures."""
+    from icm.ctc_scripts.training.train_mfc import heldout
+
+    (row,) = heldout([6], high.parent / "bank.pt", refine_steps=0, limit=1)
+    assert row["quality"] == 6 and row["pictures"] == 1 and row["bpp"] > 0 and 0 <= row["fidelity"] <= 100
