@@ -30,7 +30,10 @@ train() {  # train SCRIPT NAME ARGS...: train into $R/NAME unless it is finished
 }
 
 # 1. pairs: 128 x 32 crops x 3 QPs (12,288 pairs) for training, 2 x 32 held-out crops x 6 CTC QPs (384)
-$PY -m icm.ctc_scripts.training.npp_pairs $PAIRS --train-chunks 128 --heldout-chunks 2 >> "$OUT/pairs.log" 2>&1
+# (only while the proxy needs them: a finished proxy with its fidelity table needs no pairs)
+if [ ! -f "$R/proxy/done" ] || [ ! -f "$OUT/proxy_fidelity.txt" ]; then
+    $PY -m icm.ctc_scripts.training.npp_pairs $PAIRS --train-chunks 128 --heldout-chunks 2 >> "$OUT/pairs.log" 2>&1
+fi
 
 # 2. the proxy, its weights file and its fidelity per QP on the held-out pairs
 train train_npp_proxy proxy --pairs "$OUT/pairs" --steps "$PROXY_STEPS" --batch 8 --lr 1e-3 --warmup-steps 200 \
