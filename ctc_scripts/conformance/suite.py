@@ -33,12 +33,10 @@ FASTER = InnerCodecConfig(preset="faster")
 
 
 @dataclass(frozen=True)
-class Encoded:
+class _StreamEntry:
+    """An entry that has a stream file of its own, ``<name>.icm``."""
+
     name: str
-    picture: Picture
-    config: EncoderConfig
-    description: str
-    learned: bool = False
 
     @property
     def stream(self) -> str:
@@ -46,17 +44,20 @@ class Encoded:
 
 
 @dataclass(frozen=True)
-class Written:
-    name: str
+class Encoded(_StreamEntry):
+    picture: Picture
+    config: EncoderConfig
+    description: str
+    learned: bool = False
+
+
+@dataclass(frozen=True)
+class Written(_StreamEntry):
     source: str  # the entry whose stream's units are rewritten
     rewrite: R.Rewrite
     description: str
     reject: int | None = None  # icm-dec's exit status for a stream that decoders must refuse
     relax: frozenset = field(default_factory=frozenset)  # elements written beyond their ranges (reject streams)
-
-    @property
-    def stream(self) -> str:
-        return self.name + ".icm"
 
 
 @dataclass(frozen=True)
