@@ -104,8 +104,8 @@ class CiIcmConfig:
     latent_channels: int = 128
     groups: tuple = (8, 8, 16, 32, 64)
     hyper_channels: int = 64
-    analysis_widths: tuple = (32, 64, 96)
-    synthesis_widths: tuple = (96, 96, 64, 32)
+    analysis_widths: tuple = (96, 128, 160)
+    synthesis_widths: tuple = (192, 160, 128, 64)
     hyper_width: int = 96
     param_width: int = 64
     adapter_width: int = 32

@@ -50,6 +50,7 @@ def main(argv=None) -> int:
     parser.add_argument("--qualities", type=int, nargs="+", default=[1, 2, 3, 4])
     parser.add_argument("--optimiser", choices=OPTIMISERS, default=defaults.optimiser)
     parser.add_argument("--learning-rates", type=float, nargs="+", default=[defaults.learning_rate])
+    parser.add_argument("--momenta", type=float, nargs="+", default=[defaults.momentum], help="sgd only")
     default_steps = default_registry().get("mfc").resolve(EncoderConfig(tool="mfc"))["refine_steps"]
     parser.add_argument("--steps", type=int, nargs="+", default=[default_steps])
     parser.add_argument("--model", default=None)
@@ -65,11 +66,12 @@ def main(argv=None) -> int:
     print(f"{args.images}: {len(pictures)} pictures; J = bits / 307200 + lambda * distortion (the model's own)")
     for quality in args.qualities:
         for steps in args.steps:
-            for rate in args.learning_rates:
-                settings = RefineSettings(args.optimiser, rate)
+            for rate, momentum in ((r, m) for r in args.learning_rates for m in args.momenta):
+                settings = RefineSettings(args.optimiser, rate, momentum)
                 r = study(quality, settings, steps, pictures, args.model, tools)
                 change = 100 * (r["J_kept"] / r["J_start"] - 1)
-                print(f"quality {quality} steps {steps} {args.optimiser} learning rate {rate:g}: "
+                print(f"quality {quality} steps {steps} {args.optimiser} learning rate {rate:g} momentum "
+                      f"{momentum:g}: "
                       f"J {r['J_start']:.5f} -> {r['J_kept']:.5f} ({change:+.1f} %), bpp {r['bpp']:.5f}, "
                       f"{r['seconds']:.2f} s/picture",
                       flush=True)

@@ -126,8 +126,8 @@ class CiIcmRun(TrainingRun):
         a("--latent", type=int, default=128)
         a("--groups", type=int, nargs="+", default=[8, 8, 16, 32, 64])
         a("--hyper", type=int, default=64)
-        a("--analysis-widths", type=int, nargs=3, default=[32, 64, 96])
-        a("--synthesis-widths", type=int, nargs=4, default=[96, 96, 64, 32])
+        a("--analysis-widths", type=int, nargs=3, default=[96, 128, 160])
+        a("--synthesis-widths", type=int, nargs=4, default=[192, 160, 128, 64])
 
     # -- model
     def build_model(self) -> CiIcmModel:

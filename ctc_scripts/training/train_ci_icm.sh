@@ -35,7 +35,7 @@ run() {  # run NAME ARGS...: train into $R/NAME unless it is finished
 }
 
 # the main model
-run pre --steps 3000 $PRE
+run pre --steps 8000 $PRE
 run main --init "$R/pre" --steps 4000 $TASK
 run ad_xl --init "$R/main" --task-network yolo-fastest-1.1-xl $ADAPT
 run ad_yf --init "$R/main" --task-network yolo-fastest-1.1 $ADAPT
