@@ -1,4 +1,6 @@
 """npp-vvc: the preprocessor, the proxy, the straight-through surrogate and the VVenC pairs (fast)."""
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -144,9 +146,12 @@ def test_npp_training_run_trains_validates_and_exports(shared, tmp_path, monkeyp
     argv = ["train", "--run", str(tmp_path / "run"), "--proxy", str(tmp_path / "proxy.npz"), "--widths", "4,8,8,8",
             "--batch", "1", "--full-size", "64", "--steps", "2", "--val-every", "2", "--val-qps", "42",
             "--log-every", "1", "--threads", "1"]
-    assert train_npp.main(train_npp.NppRun, argv) == 0
+    assert train_npp.main(train_npp.NppRun, argv + ["--distortion-gradient", "identity"]) == 0
     assert (tmp_path / "run" / "done").exists()
+    best = torch.load(tmp_path / "run" / "best.pt", weights_only=True)   # the held-out-best validation's model
+    assert best["best"]["step"] == 2 and best["best"]["J_ratio"] > 0
     export = ["export", "--run", str(tmp_path / "run"), "-o", str(tmp_path / "n.npz")]
     assert train_npp.main(train_npp.NppRun, export) == 0
     model = npp_module.load_npz(tmp_path / "n.npz")
     assert model(torch.rand(1, 3, 40, 40), 42).shape == (1, 3, 40, 40)
+    assert json.loads(str(np.load(tmp_path / "n.npz")["config"]))["extra"]["step"] == 2

@@ -24,10 +24,16 @@ Loss per view, averaged: ``R / pixels + 0.5 * MSE(x', x) + lambda(qp) * T(x_hat,
 label-free distillation distance (``common/models/distill.task_distortion``, the XL detector frozen) and
 ``lambda(qp) = --task-weight * 2 ** ((37 - qp) / 3)``: the published (QP, lambda) pairs double lambda for every
 3 QP down (techniques.md section 2); ``--task-weight`` is the value at QP 37 on our task-distortion scale.
-``--no-task`` drops the term.
+``--no-task`` drops the term. ``--distortion-gradient identity`` keeps the proxy's rate gradient but passes the
+task term's gradient straight from the decoded picture to the preprocessed one (``x_hat = x' + sg(v - x')``):
+the proxy's reconstruction then cannot be exploited (the second run lowered the proxy's task term while the
+real one rose on held-out pictures; docs/npp.md).
 
 Validation (label-free, held-out pictures resized to 320x320, QPs ``--val-qps``): bpp, ``T`` and PSNR of the
-NPP + VVC against plain VVC (cached in the run after the first validation), and ``J = bpp + lambda(qp) * T``.
+NPP + VVC against plain VVC (cached in the run after the first validation), ``J = bpp + lambda(qp) * T`` and
+``J_ratio``, the mean over the QPs of ``J / J_vvc`` (below 1: better than plain VVC). The model of the validation
+with the lowest ``J_ratio`` is kept in the run as ``best.pt`` (a label-free choice on held-out training
+pictures), and ``export`` writes that one (the last one when no validation has run).
 The log's ``vvc_s``/``npp_s`` are the seconds per step spent in the real codec and in the networks.
 """
 from __future__ import annotations
@@ -115,6 +121,8 @@ class NppRun(TrainingRun):
         parser.add_argument("--vvc-threads", type=int, default=1)
         parser.add_argument("--val-qps", default="27,37,47")
         parser.add_argument("--no-proxy", action="store_true", help="ablation: identity straight-through")
+        parser.add_argument("--distortion-gradient", choices=("proxy", "identity"), default="proxy",
+                            help="the task term's gradient through the proxy, or straight to the NPP output")
         parser.add_argument("--fixed-model", action="store_true", help="ablation: no QP adaptivity (no MLP)")
         parser.add_argument("--no-task", action="store_true", help="ablation: no task term")
 
@@ -127,6 +135,7 @@ class NppRun(TrainingRun):
         self.heldout = PictureSet(training_picture_files(), "heldout").whole_views((TASK_SIZE, TASK_SIZE))
         self.val_qps = [int(q) for q in args.val_qps.split(",")]
         self.reference: dict = {}
+        self.best: dict = {}  # the held-out-best validation: {"step", "J_ratio"}
 
     def build_model(self) -> NppModel:
         widths = [int(w) for w in self.args.widths.split(",")]
@@ -161,7 +170,8 @@ class NppRun(TrainingRun):
         if self.proxy is None:
             return surrogate(x_pre, decoded), bits, seconds
         out = self.proxy(x_pre, qps, noise=True)
-        return surrogate(out.x_hat, decoded), surrogate(out.bits, bits), seconds
+        through = x_pre if self.args.distortion_gradient == "identity" else out.x_hat
+        return surrogate(through, decoded), surrogate(out.bits, bits), seconds
 
     def task_terms(self, x_hat: torch.Tensor, x: torch.Tensor, sides: list[int]) -> torch.Tensor:
         """``T`` per view."""
@@ -220,19 +230,33 @@ class NppRun(TrainingRun):
                             "psnr_vvc": round(float(10 * np.log10(1 / ref["mse"].mean())), 2),
                             "J": round(float((npp["bpp"] + lam * npp["task"]).mean()), 4),
                             "J_vvc": round(float((ref["bpp"] + lam * ref["task"]).mean()), 4)}
+        ratio = float(np.mean([v["J"] / v["J_vvc"] for v in summary.values()]))
+        summary["J_ratio"] = round(ratio, 4)
+        if not self.best or ratio < self.best["J_ratio"]:
+            self.best = {"step": self.step, "J_ratio": ratio}
+            tmp = self.run_dir / "best.pt.tmp"
+            torch.save({"model": self.model.state_dict(), "best": self.best}, tmp)
+            tmp.replace(self.run_dir / "best.pt")
         return summary
 
     def extra_state(self) -> dict:
-        return {"reference": self.reference}
+        return {"reference": self.reference, "best": self.best}
 
     def load_extra_state(self, state: dict) -> None:
         self.reference = dict(state.get("reference", {}))
+        self.best = dict(state.get("best", {}))
 
     def export(self, output: Path) -> None:
-        vals = [entry["val"] for entry in self.log if "val" in entry]
-        save_npz(self.model, output, extra={"step": self.step, "run": self.name, "args": vars(self.args),
-                                            "last_validation": vals[-1] if vals else None})
-        print(f"wrote {output} (step {self.step})")
+        step, validation = self.step, None
+        best_file = self.run_dir / "best.pt"
+        if best_file.exists():
+            best = torch.load(best_file, map_location="cpu", weights_only=True)
+            self.model.load_state_dict(best["model"])
+            step = int(best["best"]["step"])
+        vals = [entry["val"] for entry in self.log if "val" in entry and entry["val"].get("step") == step]
+        save_npz(self.model, output, extra={"step": step, "trained_steps": self.step, "run": self.name,
+                                            "args": vars(self.args), "validation": vals[-1] if vals else None})
+        print(f"wrote {output} (the model of step {step}, the held-out best; {self.step} steps trained)")
 
 
 if __name__ == "__main__":
