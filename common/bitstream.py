@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from .errors import BitstreamError, LevelLimitError
 from .syntax import structures as S
 from .syntax.interpreter import Tracer, read_structure, write_structure
-from .syntax.bitio import BitReader
+from .syntax.framing import read_raw
 from .syntax.levels import DEFAULT_LEVEL_IDC, LEVELS, level_limits, smallest_level_for
 
 
@@ -171,32 +171,23 @@ PER_TENSOR_UNITS = {S.UNIT_CHANNEL_GROUP_HEADER: "channel-group headers", S.UNIT
 
 
 def _check_unit_counts(data: bytes) -> None:
-    """The units' framing read ahead, bodies skipped: a bitstream with more channel-group headers or payload
-    units than the level's ``max_tensors`` (one per tensor at most) is refused before any body is parsed, so
-    that the largest headers a decoder parses are those of ``max_tensors`` tensors. Damaged framing is left to
-    the full parse, which reports it where it is."""
-    reader = BitReader(data, start_bit=40)  # after bs_magic and the version
-    level_idc, counts = DEFAULT_LEVEL_IDC, dict.fromkeys(PER_TENSOR_UNITS, 0)
-    while reader.bits_left:
-        try:
-            unit_type = reader.read_bits(4)
-            body = reader.sub_reader(_aligned_size(reader))
-            if unit_type == S.UNIT_PARAMETER_SET and body.bits_left >= 8:
-                level_idc = body.read_bits(8)
-        except BitstreamError:
-            return
-        if unit_type in counts and level_idc in LEVELS:
-            counts[unit_type] += 1
-            if counts[unit_type] > LEVELS[level_idc]["max_tensors"]:
-                raise LevelLimitError(f"more than max_tensors = {LEVELS[level_idc]['max_tensors']} "
-                                      f"{PER_TENSOR_UNITS[unit_type]} (at most one per tensor)")
-
-
-def _aligned_size(reader: BitReader) -> int:
-    size = reader.read_ue()
-    while not reader.byte_aligned:
-        reader.read_bits(1)
-    return size
+    """The units' framing read ahead, bodies skipped (``syntax.framing``): a bitstream with more channel-group
+    headers or payload units than the level's ``max_tensors`` (one per tensor at most) is refused before any
+    body is parsed, so that the largest headers a decoder parses are those of ``max_tensors`` tensors. Damaged
+    framing is left to the full parse, which reports it where it is."""
+    try:
+        _, units = read_raw(data)
+    except BitstreamError:
+        return
+    level_idc = DEFAULT_LEVEL_IDC
+    if units and units[0][0] == S.UNIT_PARAMETER_SET and units[0][1]:
+        level_idc = units[0][1][0]  # ps_level_idc, u(8), the body's first byte
+    if level_idc not in LEVELS:
+        return
+    limit = LEVELS[level_idc]["max_tensors"]
+    for unit_type, name in PER_TENSOR_UNITS.items():
+        if sum(1 for t, _ in units if t == unit_type) > limit:
+            raise LevelLimitError(f"more than max_tensors = {limit} {name} (at most one per tensor)")
 
 
 def _check_version(data: bytes) -> None:

@@ -11,8 +11,8 @@ from ..common.cli import IcmCommand, IcmOption, guarded, open_trace, option_help
 from ..common.config import DecoderConfig, load_config
 from ..common.errors import ConfigError
 from ..common.registry import default_registry
+from ..common.syntax import structures as S
 
-HASH_NAMES = {0: "MD5", 1: "CRC-32"}  # dh_hash_type
 PROGRAM = "icm-dec"
 
 
@@ -90,12 +90,12 @@ def main(input_path, output_path, detections_path, image_id, inner_decoder, vtm_
     if result.hash_hex is None:
         click.echo(f"  decoded-output MD5 {result.output.md5().hex()}: hash not checked (partial decode)")
     elif result.output.adapted_for is not None:
-        kind = HASH_NAMES[result.bitstream.output_hash["dh_hash_type"]]
+        kind = S.HASH_NAMES[result.bitstream.output_hash["dh_hash_type"]]
         click.echo(f"  plain picture's {kind} {result.hash_hex}: matches the stream")
         click.echo(f"  output adapted for {result.output.adapted_for} (its task adapter; not covered by the hash): "
                    f"MD5 {result.output.md5().hex()}")
     else:
-        kind = HASH_NAMES[result.bitstream.output_hash["dh_hash_type"]]
+        kind = S.HASH_NAMES[result.bitstream.output_hash["dh_hash_type"]]
         click.echo(f"  decoded-output {kind} {result.hash_hex}: matches the stream")
         if kind != "MD5":
             click.echo(f"  decoded-output MD5 {result.output.md5().hex()}")

@@ -46,8 +46,9 @@ RESAMPLING_FILTERS = {0: "bicubic", 1: "bilinear"}
 CODING_MODES = {0: "coded", 1: "predicted", 2: "predicted + residual"}
 PACKING_MODES = {0: "none", 1: "raster-tiled 4:0:0 picture"}
 PAYLOAD_TYPES = {0: "entropy-coded substream", 1: "inner-codec bitstream"}
-HASH_TYPES = {0: "MD5 (16 bytes)", 1: "CRC-32 (4 bytes)"}
+HASH_NAMES = {0: "MD5", 1: "CRC-32"}
 HASH_BYTES = {0: 16, 1: 4}
+HASH_TYPES = {k: f"{name} ({HASH_BYTES[k]} bytes)" for k, name in HASH_NAMES.items()}
 OUTPUT_TYPES = {0: "picture (RGB, 8 bit, row-major, interleaved)",
                 1: "feature tensors (float32 little-endian, in fh order), then the geometry record"}
 

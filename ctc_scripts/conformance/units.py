@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 
 from ...common.syntax import structures as S
+from ...common.syntax.framing import HEADER_BYTES, RAW_UNIT, read_raw  # noqa: F401 (read_raw: the tools' import)
 from ...common.syntax.interpreter import Tracer, read_structure, write_structure
 from ...common.syntax.nodes import (REST_OF_UNIT, ByteAlignment, ByteArray, Element, ForEach, If, Sized, Struct,
                                     Switch, WhileMoreData)
@@ -91,30 +92,15 @@ def parameter_set(values: dict) -> dict:
 
 # --- raw units: a type and body bytes, any size (the fuzz tests' structure-aware mutations) -----------------------
 
-RAW_UNIT = Struct("raw_unit", "A unit whose body is kept as bytes.", (
-    Element("unit_type", "u(4)", "Kind of unit.", bits=4),
-    Sized(Element("unit_size", "ue(v)", "Number of bytes of the unit body."), (
-        ByteArray("data", REST_OF_UNIT, "The body."),
-    )),
-))
 LYING_UNIT = Struct("lying_unit", "A unit whose size element says what it is given, whatever the body's length.", (
     Element("unit_type", "u(4)", "Kind of unit.", bits=4),
     Element("unit_size", "ue(v)", "Any number."),
     ByteAlignment(),
     ByteArray("data", REST_OF_UNIT, "The body."),
 ))
-RAW_BITSTREAM = dataclasses.replace(S.BITSTREAM, body=S.BITSTREAM.body[:-1] + (
-    WhileMoreData("units", (RAW_UNIT,), limit="max_units"),))
-HEADER_BYTES = 5  # bs_magic and the syntax version
 BODIES = {S.UNIT_PARAMETER_SET: S.PARAMETER_SET, S.UNIT_FEATURE_HEADER: S.FEATURE_HEADER,
           S.UNIT_CHANNEL_GROUP_HEADER: S.CHANNEL_GROUP_HEADER, S.UNIT_PAYLOAD: S.PAYLOAD,
           S.UNIT_HASH: S.DECODED_OUTPUT_HASH}
-
-
-def read_raw(data: bytes) -> tuple[bytes, list[tuple[int, bytes]]]:
-    """(the 5 header bytes, [(unit_type, body bytes)]) of a stream whose framing is sound."""
-    values = read_structure(RAW_BITSTREAM, data)
-    return data[:HEADER_BYTES], [(unit["unit_type"], unit["data"]) for unit in values["units"]]
 
 
 def write_raw(header: bytes, units: list[tuple[int, bytes]], sizes: dict[int, int] | None = None) -> bytes:
