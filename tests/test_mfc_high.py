@@ -15,27 +15,23 @@ from icm.common.output import HASH_CRC32
 from icm.common.registry import default_registry
 from icm.decoder.pipeline import decode_bytes
 from icm.encoder.pipeline import encode_picture
+from tiny_mfc import GROUPS, train_tiny
 
 MODELS = default_registry().get("mfc").models
-GROUPS = (2, 6)
 
 
 @pytest.fixture(scope="module")
 def high_weights(shared, tmp_path_factory):
-    from icm.ctc_scripts.training import skeleton
     from icm.ctc_scripts.training.mfc_bank import build_bank
-    from icm.ctc_scripts.training.train_mfc import MfcRun, export, heldout_pictures
+    from icm.ctc_scripts.training.train_mfc import heldout_pictures
 
     root = tmp_path_factory.mktemp("mfc-high")
     pictures = sorted((shared / "data" / "kodak").glob("*.png"))[:10]
     build_bank(root / "bank.pt", per_image=0, seed=0, pictures=pictures)
     assert [p.name for p in heldout_pictures(root / "bank.pt")] == [pictures[9].name]
     torch.manual_seed(0)
-    assert skeleton.main(MfcRun, [
-        "train", "--run", str(root / "run"), "--bank", str(root / "bank.pt"), "--variant", "s16hi", "--lmbda", "0.3",
-        "--steps", "2", "--batch", "4", "--latent", "8", "--groups", *map(str, GROUPS), "--width", "8",
-        "--log-every", "100", "--val-every", "100", "--save-every", "100", "--rate-warmup", "0"]) == 0
-    export(root / "run", root / "weights" / "mfc_q6.pt")
+    train_tiny(root / "run", root / "bank.pt", 2, "--variant", "s16hi", "--lmbda", "0.3",
+               weights=root / "weights" / "mfc_q6.pt")
     return root / "weights"
 
 

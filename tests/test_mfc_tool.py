@@ -23,37 +23,26 @@ from icm.common.threads import ENCODER_THREADS, torch_threads
 from icm.decoder.pipeline import decode_bytes
 from icm.encoder import mfc as mfc_encoder
 from icm.encoder.pipeline import encode_picture
+from tiny_mfc import GROUPS, train_tiny
 
 WEIGHTS_ENV = default_registry().get("mfc").models.env
 
-GROUPS = (2, 6)
 RES_GROUPS = (2, 4)
 
 
 @pytest.fixture(scope="module")
 def tiny_weights(shared, tmp_path_factory):
     from icm.ctc_scripts.training.mfc_bank import build_bank
-    from icm.ctc_scripts.training import skeleton
-    from icm.ctc_scripts.training.train_mfc import MfcRun, export
 
     root = tmp_path_factory.mktemp("mfc")
     pictures = sorted((shared / "data" / "kodak").glob("*.png"))[:2]
     build_bank(root / "bank.pt", per_image=1, seed=0, pictures=pictures)
     torch.manual_seed(0)
-    assert skeleton.main(MfcRun, [
-        "train", "--run", str(root / "run"), "--bank", str(root / "bank.pt"), "--lmbda", "0.1", "--steps", "3",
-        "--batch", "4", "--latent", "8", "--groups", *map(str, GROUPS), "--width", "8", "--log-every", "100",
-        "--val-every", "100", "--save-every", "100", "--rate-warmup", "0"]) == 0
-    assert skeleton.load_checkpoint(root / "run" / "ckpt.pt")["step"] == 3
     weights_dir = root / "weights"
-    export(root / "run", weights_dir / "mfc_q1.pt")
+    train_tiny(root / "run", root / "bank.pt", 3, "--lmbda", "0.1", weights=weights_dir / "mfc_q1.pt")
     # the same plus a coded residual of s16 (fh_coding_mode 2), started from the first model
-    assert skeleton.main(MfcRun, [
-        "train", "--run", str(root / "res"), "--bank", str(root / "bank.pt"), "--variant", "mfcr", "--lmbda", "0.1",
-        "--steps", "2", "--batch", "4", "--latent", "8", "--groups", *map(str, GROUPS), "--width", "8",
-        "--res-latent", "6", "--res-groups", *map(str, RES_GROUPS), "--init", str(root / "run"),
-        "--log-every", "100", "--val-every", "100", "--save-every", "100", "--rate-warmup", "0"]) == 0
-    export(root / "res", weights_dir / "mfc_q2.pt")
+    train_tiny(root / "res", root / "bank.pt", 2, "--variant", "mfcr", "--lmbda", "0.1", "--res-latent", "6",
+               "--res-groups", *map(str, RES_GROUPS), "--init", str(root / "run"), weights=weights_dir / "mfc_q2.pt")
     return weights_dir
 
 

@@ -66,12 +66,13 @@ def main(argv=None) -> int:
     print(f"{args.images}: {len(pictures)} pictures; J = bits / 307200 + lambda * distortion (the model's own)")
     for quality in args.qualities:
         for steps in args.steps:
-            for rate, momentum in ((r, m) for r in args.learning_rates for m in args.momenta):
+            momenta = args.momenta if args.optimiser == "sgd" else [RefineSettings().momentum]
+            for rate, momentum in ((r, m) for r in args.learning_rates for m in momenta):
                 settings = RefineSettings(args.optimiser, rate, momentum)
                 r = study(quality, settings, steps, pictures, args.model, tools)
                 change = 100 * (r["J_kept"] / r["J_start"] - 1)
-                print(f"quality {quality} steps {steps} {args.optimiser} learning rate {rate:g} momentum "
-                      f"{momentum:g}: "
+                with_momentum = f" momentum {momentum:g}" if args.optimiser == "sgd" else ""
+                print(f"quality {quality} steps {steps} {args.optimiser} learning rate {rate:g}{with_momentum}: "
                       f"J {r['J_start']:.5f} -> {r['J_kept']:.5f} ({change:+.1f} %), bpp {r['bpp']:.5f}, "
                       f"{r['seconds']:.2f} s/picture",
                       flush=True)
