@@ -31,14 +31,17 @@ real one rose on held-out pictures; docs/npp.md).
 
 Validation (label-free, held-out pictures resized to 320x320, QPs ``--val-qps``): bpp, ``T`` and PSNR of the
 NPP + VVC against plain VVC (cached in the run after the first validation), ``J = bpp + lambda(qp) * T`` and
-``J_ratio``, the mean over the QPs of ``J / J_vvc`` (below 1: better than plain VVC). The model of the validation
-with the lowest ``J_ratio`` is kept in the run as ``best.pt`` (a label-free choice on held-out training
-pictures), and ``export`` writes that one (the last one when no validation has run).
+``J_ratio``, the mean over the QPs of ``J / J_vvc`` (below 1: better than plain VVC), and ``bd_rate_T``, the
+BD-rate against plain VVC at equal task distortion over the validation QPs (``task_bd_rate``). The model of the
+validation with the lowest ``bd_rate_T`` (``J_ratio`` where that is not defined) is kept in the run as
+``best.pt`` (a label-free choice on held-out training pictures), and ``export`` writes that one (the last one
+when no validation has run).
 The log's ``vvc_s``/``npp_s`` are the seconds per step spent in the real codec and in the networks.
 """
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from pathlib import Path
 
@@ -47,6 +50,7 @@ import torch
 import torch.nn.functional as F
 
 from ...common.models.distill import task_distortion
+from ..ctc.bd import bd_rate
 from ...common.models.npp import NppConfig, NppModel, save_npz
 from ...common.tasknet.registry import load_task_network
 from .npp_pairs import VvcImageRoundTrip
@@ -60,6 +64,16 @@ DETECTOR = "yolo-fastest-1.1-xl"
 
 def task_lambda(qp: torch.Tensor, weight: float) -> torch.Tensor:
     return weight * torch.pow(2.0, (37.0 - qp.float()) / 3.0)
+
+
+def task_bd_rate(summary: dict) -> float:
+    """BD-rate (percent, pchip) of NPP + VVC against plain VVC at equal task distortion, over the validation
+    QPs (``-log T`` as the quality: label-free); NaN where the curves do not overlap."""
+    points = [summary[key] for key in sorted(summary, key=int)]
+    if len(points) < 2:
+        return float("nan")
+    return bd_rate([p["bpp_vvc"] for p in points], [-math.log(p["task_vvc"]) for p in points],
+                   [p["bpp"] for p in points], [-math.log(p["task"]) for p in points])
 
 
 def quantise_8bit(x: torch.Tensor) -> torch.Tensor:
@@ -135,7 +149,7 @@ class NppRun(TrainingRun):
         self.heldout = PictureSet(training_picture_files(), "heldout").whole_views((TASK_SIZE, TASK_SIZE))
         self.val_qps = [int(q) for q in args.val_qps.split(",")]
         self.reference: dict = {}
-        self.best: dict = {}  # the held-out-best validation: {"step", "J_ratio"}
+        self.best: dict = {}  # the held-out-best validation: {"step", "score", "J_ratio", "bd_rate_T"}
 
     def build_model(self) -> NppModel:
         widths = [int(w) for w in self.args.widths.split(",")]
@@ -231,9 +245,11 @@ class NppRun(TrainingRun):
                             "J": round(float((npp["bpp"] + lam * npp["task"]).mean()), 4),
                             "J_vvc": round(float((ref["bpp"] + lam * ref["task"]).mean()), 4)}
         ratio = float(np.mean([v["J"] / v["J_vvc"] for v in summary.values()]))
-        summary["J_ratio"] = round(ratio, 4)
-        if not self.best or ratio < self.best["J_ratio"]:
-            self.best = {"step": self.step, "J_ratio": ratio}
+        bd = task_bd_rate(summary)
+        summary["J_ratio"], summary["bd_rate_T"] = round(ratio, 4), round(bd, 2)
+        score = summary["bd_rate_T"] if math.isfinite(summary["bd_rate_T"]) else 100 * (ratio - 1)
+        if not self.best or score < self.best["score"]:
+            self.best = {"step": self.step, "score": score, "J_ratio": ratio, "bd_rate_T": summary["bd_rate_T"]}
             tmp = self.run_dir / "best.pt.tmp"
             torch.save({"model": self.model.state_dict(), "best": self.best}, tmp)
             tmp.replace(self.run_dir / "best.pt")
