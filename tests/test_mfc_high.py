@@ -30,7 +30,7 @@ def high_weights(shared, tmp_path_factory):
     build_bank(root / "bank.pt", per_image=0, seed=0, pictures=pictures)
     assert [p.name for p in heldout_pictures(root / "bank.pt")] == [pictures[9].name]
     torch.manual_seed(0)
-    train_tiny(root / "run", root / "bank.pt", 2, "--variant", "s16hi", "--lmbda", "0.3",
+    train_tiny(root / "run", root / "bank.pt", 2, "--variant", "s16hi", "--lmbda", "0.3", "--linear-skip",
                weights=root / "weights" / "mfc_q6.pt")
     return root / "weights"
 
@@ -62,7 +62,8 @@ def test_s16hi_layout_and_weights(high):
     weights = load_weights_file(high / "mfc_q6.pt")
     assert weights["predictor"]["source"] == "darknet"  # the task network's layers: named, not stored
     runtime = load_runtime(high / "mfc_q6.pt")
-    assert runtime.order == [0] and runtime.codecs[0].config.down == 1
+    assert runtime.order == [0] and runtime.codecs[0].config.down == 1 and runtime.codecs[0].config.linear_skip
+    assert runtime.codecs[0].g_s.spec.convs[-1].kernel == 1  # the linear path, appended last (decoding.md D.6.5)
     assert runtime.codecs[0].latent_shape(20, 20) == (20, 20)
     fh, (cg,) = model_layout(runtime)
     assert [t["fh_coding_mode"] for t in fh["tensors"]] == [0, 1] and fh["tensors"][1]["fh_reference_id"] == 0

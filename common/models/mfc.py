@@ -66,6 +66,7 @@ class CodecConfig:
     side_channels: int = 0
     side_stride: int = 1  # the side tensor's resolution over the latent's (1 or 2)
     residual: bool = False  # codes its tensor minus the tensor's prediction (fh_coding_mode 2)
+    linear_skip: bool = False  # down 1: a 1x1 conv from the input added to g_a's and g_s's outputs
 
     def __post_init__(self):
         self.groups = tuple(int(g) for g in self.groups)
@@ -75,6 +76,8 @@ class CodecConfig:
             raise ValueError("down and side_stride must be 1 or 2")
         if self.residual and self.side_channels:
             raise ValueError("a residual codec takes no side input")
+        if self.linear_skip and self.down != 1:
+            raise ValueError("a linear skip needs down 1 (the latent at the tensor's resolution)")
 
     def bounds(self) -> list[tuple[int, int]]:
         edges = np.cumsum((0,) + self.groups)
@@ -166,7 +169,9 @@ def analysis_spec(c: CodecConfig) -> GraphSpec:
         side = g.conv(-2, c.side_channels, c.width, 3, stride=c.side_stride, act="leaky")
         n = g.conv(g.cat(n, side), 2 * c.width, c.width, 1, act="leaky")
     n = _ds_block(g, n, c.width)
-    g.conv(n, c.width, c.latent_channels, 3)
+    n = g.conv(n, c.width, c.latent_channels, 3)
+    if c.linear_skip:
+        g.add(n, g.conv(-1, c.in_channels, c.latent_channels, 1))
     return g
 
 
@@ -208,7 +213,9 @@ def synthesis_spec(c: CodecConfig) -> GraphSpec:
         n = g.conv(n, c.width, 4 * c.width, 1)
         n = g.act(g.shuffle(n, 2), "leaky")
     n = _ds_block(g, n, c.width)
-    g.conv(n, c.width, c.in_channels, 3)
+    n = g.conv(n, c.width, c.in_channels, 3)
+    if c.linear_skip:
+        g.add(n, g.conv(-1, c.latent_channels, c.in_channels, 1))
     return g
 
 

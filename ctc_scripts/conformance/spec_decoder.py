@@ -790,7 +790,9 @@ def synthesis_graph(c: dict) -> dict:
     if c["down"] == 2:
         n = g.act(g.shuffle(g.conv(n, c["width"], 4 * c["width"], 1), 2), "leaky")
     n = g.block(n, c["width"])
-    g.conv(n, c["width"], c["in_channels"], 3)
+    n = g.conv(n, c["width"], c["in_channels"], 3)
+    if c.get("linear_skip", False):
+        g.add(n, g.conv(-1, c["latent_channels"], c["in_channels"], 1))
     return g.spec()
 
 

@@ -114,7 +114,8 @@ class Teacher:
 
 
 def make_config(variant: str, latent: int, groups: list[int], width: int, side: bool = True,
-                pred_width: int = 64, res_latent: int = 32, res_groups=(4, 8, 20)) -> MfcConfig:
+                pred_width: int = 64, res_latent: int = 32, res_groups=(4, 8, 20),
+                linear_skip: bool = False) -> MfcConfig:
     """``mfc``: s32 coded (its analysis also sees s16), s16 predicted from the decoded s32 by a learned
     network; ``mfcr``: the same plus a coded residual of s16 (a second BFC, ``res_latent`` channels at 10x10
     in ``res_groups``); ``nogroup``: ``mfc`` with one group; ``noxs``: s32 and s16 each coded by its own BFC,
@@ -142,7 +143,8 @@ def make_config(variant: str, latent: int, groups: list[int], width: int, side: 
         return MfcConfig(variant=variant, codecs=[s16], prediction=PredictionConfig(source=0, target=1,
                                                                                     kind="darknet"))
     if variant == "s16hi":
-        s16 = CodecConfig(tensor_id=0, in_channels=48, latent_channels=latent, groups=groups, width=width, down=1)
+        s16 = CodecConfig(tensor_id=0, in_channels=48, latent_channels=latent, groups=groups, width=width, down=1,
+                          linear_skip=linear_skip)
         return MfcConfig(variant=variant, codecs=[s16], prediction=PredictionConfig(source=0, target=1,
                                                                                     kind="darknet"))
     raise ValueError(f"unknown variant {variant}")
@@ -184,6 +186,8 @@ class MfcRun(TrainingRun):
                             help="s16base, s16hi: fine-tune the darknet predictor too")
         parser.add_argument("--no-side-input", action="store_true", help="the analysis sees only the coded tensor")
         parser.add_argument("--pred-width", type=int, default=64, help="width of the learned prediction network")
+        parser.add_argument("--linear-skip", action="store_true",
+                            help="s16hi: a 1x1 conv from the input added to g_a's and g_s's outputs")
         parser.add_argument("--w-pred", type=float, default=0.5,
                             help="pre-training: weight of the predicted tensor's MSE")
 
@@ -192,7 +196,8 @@ class MfcRun(TrainingRun):
         self.network = load_task_network("yolo-fastest-1.1-xl", input_size=320, device=self.device)
         self.teacher = Teacher(self.network)
         self.config = make_config(args.variant, args.latent, args.groups, args.width, not args.no_side_input,
-                                  args.pred_width, args.res_latent, args.res_groups)
+                                  args.pred_width, args.res_latent, args.res_groups,
+                                  getattr(args, "linear_skip", False))
         model = build_model(self.config, self.network)
         if model.predictor is not None and self.config.prediction.kind == "darknet":
             model.predictor.requires_grad_(args.train_predictor)
