@@ -8,6 +8,11 @@ that a task network or a person can use. Structure (``../shared/docs/techniques.
   ``latent_channels`` x 20 x 20. Synthesis ``g_s``: 3x3 conv, then three x2 upsamplings (1x1 conv to 4x the
   width + pixel shuffle) each followed by a depthwise-separable residual block, ending in the **feature map**
   ``f`` (``s3`` x 160 x 160); the plain RGB head (3x3 conv to 12 channels + pixel shuffle) gives the picture.
+* **Linear paths** (``linear_skip``, the default): ``g_a`` adds a 17x17 stride-16 convolution of the picture to
+  its output and ``g_s`` adds the pixel shuffle (x16) of a 1x1 convolution of the latent to the picture: a learned
+  overlapped block transform that the nonlinear layers refine. Without them the transforms had not learned to
+  pass the picture through after thousands of steps (the PSNR flat across the qualities; docs/ci-icm.md), as
+  ``mfc``'s ``s16`` codec (``CodecConfig.linear_skip``).
 * **Hyperprior.** ``h_a``: 3x3 conv, two stride-2 3x3 convs -> ``z`` (``hyper_channels`` x 5 x 5), coded
   with a factorized prior; ``h_s`` -> hyper features (``hyper_width`` x 20 x 20).
 * **FCGS.** The latent's channels, in importance order, are cut into non-uniform groups (default 8, 8, 16,
@@ -114,6 +119,7 @@ class CiIcmConfig:
     context: bool = True
     task_networks: tuple = TASK_NETWORKS
     initial_gains: tuple = field(default_factory=lambda: (2.0, 1.6))  # quality 1's gain, ratio per quality
+    linear_skip: bool = True  # linear paths picture -> latent (g_a) and latent -> picture (g_s), see below
 
     def __post_init__(self):
         self.groups = tuple(int(g) for g in self.groups)
@@ -166,7 +172,9 @@ def analysis_spec(c: CiIcmConfig) -> GraphSpec:
     n = _ds_block(g, n, a1)
     n = g.conv(n, a1, a2, 3, stride=2, act="leaky")
     n = _ds_block(g, n, a2)
-    g.conv(n, a2, c.latent_channels, 3, stride=2)
+    n = g.conv(n, a2, c.latent_channels, 3, stride=2)
+    if c.linear_skip:  # a linear map of each 17x17 window on the stride-16 grid (an overlapped block transform)
+        g.add(n, g.conv(-1, 3, c.latent_channels, 17, stride=16))
     return g
 
 
@@ -214,6 +222,8 @@ def synthesis_spec(c: CiIcmConfig) -> GraphSpec:
     n = _upsample(g, n, s2, s3)
     f = _ds_block(g, n, s3)
     rgb = g.shuffle(g.conv(f, s3, 12, 3), 2)
+    if c.linear_skip:  # each latent position's linear 16x16 block of the picture, added
+        rgb = g.add(rgb, g.shuffle(g.conv(-1, c.latent_channels, 3 * 256, 1), 16))
     g.outputs = (f, rgb)
     return g
 
