@@ -45,16 +45,18 @@ run() {  # run NAME ARGS...: train into $R/NAME unless it is finished; stop the 
 
 # stage 1: the s16 codec on feature MSE at a high rate (no NN part 2), as train_mfc.sh's pre32
 run hpre --mse-only --lmbda 5 --steps "$(steps 1500)" --lr 1e-3 --rate-warmup 100 --log-every 100 --val-every 500
-# stage 2: task-aware, one run per lambda (0.1, 0.3, 1: about 0.2, 0.07 and 0.02 NMSE of s16 by the
-# high-rate slope in docs/mfc.md), 2,000 steps each
-for point in 0.1:b 0.3:c 1.0:d; do
-    run "h_${point#*:}" --init "$R/hpre" --lmbda "${point%:*}" --steps "$(steps 2000)" --lr 5e-4 --rate-warmup 0 \
+# stage 2: task-aware, one run per lambda, 2,000 steps each: 0.1 (b) from stage 1, then 0.03 (c) from b and 0.01
+# (d) from c, towards the lower rates. With the linear path lambda 0.1 already gives s16 NMSE 0.03 at about 0.3
+# bpp (the held-out fidelity of quality 8, docs/mfc.md); the first plan's 0.3 and 1 would only add rate
+for point in 0.1:b:hpre 0.03:c:h_b 0.01:d:h_c; do
+    IFS=: read -r lmbda name init <<< "$point"
+    run "h_$name" --init "$R/$init" --lmbda "$lmbda" --steps "$(steps 2000)" --lr 5e-4 --rate-warmup 0 \
         --log-every 100 --val-every 1000
 done
 # stage 3: three rounds of 1,500 steps at learning rate 2e-4 (--init from the round before), as the shipped models
 for round in 2 3 4; do
     prev=$([ "$round" = 2 ] && echo h || echo "h$((round - 1))")
-    for point in 0.1:b 0.3:c 1.0:d; do
+    for point in 0.1:b 0.03:c 0.01:d; do
         run "h${round}_${point#*:}" --init "$R/${prev}_${point#*:}" --lmbda "${point%:*}" --steps "$(steps 1500)" \
             --lr 2e-4 --rate-warmup 0 --log-every 100 --val-every 1500
     done
@@ -65,7 +67,7 @@ done
 mkdir -p "$H"
 for round in 2 3 4; do
     mkdir -p "$H/r$round"
-    for pair in 6:b 7:c 8:d; do
+    for pair in 6:d 7:c 8:b; do
         [ -f "$H/r$round/mfc_q${pair%%:*}.pt" ] || \
             $T export --run "$R/h${round}_${pair#*:}" -o "$H/r$round/mfc_q${pair%%:*}.pt"
     done
