@@ -23,12 +23,8 @@ import torch
 from ..training.npp_pairs import VvcImageRoundTrip
 from ..training.pictures import PictureSet, training_picture_files
 from ..training.skeleton import load_checkpoint
-from ..training.train_ci_icm import TARGET, TASK_SIZE, Teacher
+from ..training.train_ci_icm import TARGET, TASK_SIZE, Teacher, psnr
 from ...common.models.ci_icm import NOMINAL_PIXELS, CiIcmConfig, CiIcmModel
-
-
-def psnr(mse: float) -> float:
-    return 10 * math.log10(1.0 / max(mse, 1e-12))
 
 
 def load_model(run: Path) -> CiIcmModel:
