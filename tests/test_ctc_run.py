@@ -245,3 +245,38 @@ def test_label_free_report(small_run, tmp_path):
     rows = table(folder / "points.csv")
     assert rows[0]["mAP"] == "" and rows[1]["fidelity"] != ""
     assert (folder / "rd.png").is_file()
+
+
+def test_retask_evaluates_the_same_streams_with_another_network(small_run, tmp_path, monkeypatch):
+    """icm-ctc retask: run A's kept vvc-image streams, decoded and read by yolo-fastest-1.1, nothing encoded;
+    a feature codec's streams are refused with one line."""
+    source, _ = small_run
+    monkeypatch.setattr("icm.ctc_scripts.ctc.items.encode_stage",
+                        lambda spec: pytest.fail("retask must not encode"))
+    out = tmp_path / "yf11"
+    result = CliRunner().invoke(cli, ["retask", str(source), "--task-network", "yolo-fastest-1.1", "-o", str(out),
+                                      "--codec", "uncompressed", "--codec", "vvc-image", "--quiet"])
+    assert result.exit_code == 0, result.output
+    run = json.loads((out / "run.json").read_text())
+    assert run["config"]["task_network"] == "yolo-fastest-1.1"
+    assert [c["name"] for c in run["config"]["codecs"]] == ["uncompressed", "vvc-image"]
+    before = {(r["codec"], r["qp"]): r for r in table(source / "points.csv")}
+    after = table(out / "points.csv")
+    assert [(r["codec"], r["qp"]) for r in after] == [("uncompressed", ""), ("vvc-image", "37"), ("vvc-image", "47")]
+    for row in after[1:]:
+        assert row["bpp"] == before[(row["codec"], row["qp"])]["bpp"]  # the same streams
+    stem = Path(run["dataset"]["files"][0]).stem
+    record = json.loads((out / "points" / "vvc-image" / "qp37" / f"{stem}.json").read_text())
+    original = json.loads((source / "points" / "vvc-image" / "qp37" / f"{stem}.json").read_text())
+    assert record["md5"] == original["md5"] and record["bits"] == original["bits"]
+    assert record["detections"] != original["detections"]  # another network's detections
+    first = table(out / "points.csv", drop=TIME_COLUMNS)
+    stamps = {path: path.stat().st_mtime_ns for path in record_files(out)}
+    again = CliRunner().invoke(cli, ["retask", str(source), "--task-network", "yolo-fastest-1.1", "-o", str(out),
+                                     "--codec", "uncompressed", "--codec", "vvc-image", "--quiet"])
+    assert again.exit_code == 0 and table(out / "points.csv", drop=TIME_COLUMNS) == first
+    assert {path: path.stat().st_mtime_ns for path in record_files(out)} == stamps  # nothing redone
+    refused = CliRunner().invoke(cli, ["retask", str(source), "--task-network", "yolo-fastest-1.1",
+                                       "-o", str(tmp_path / "f"), "--codec", "vvc-feature"])
+    lines = [line for line in refused.output.splitlines() if line.strip()]
+    assert refused.exit_code == 2 and len(lines) == 1 and "feature tensors" in lines[0], refused.output

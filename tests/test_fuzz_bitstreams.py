@@ -29,7 +29,8 @@ SECONDS_PER_DECODE = 20.0
 WORKERS = 2
 # bitstream refused (4), beyond the level limits (5), output differs from the hash (6), no model of that hash (7)
 BITSTREAM_STATUSES = {4, 5, 6, 7}
-STREAMS = {"vvc-image": "vvc_image_qp32_128x96.icm", "vvc-feature": "vvc_feature_yf11_160_qp42.icm",
+STREAMS = {"vvc-image": "vvc_image_qp32_128x96.icm", "npp-vvc": "npp_vvc_task_qp32_96x72.icm",
+           "vvc-feature": "vvc_feature_yf11_160_qp42.icm",
            "mfc": "mfc_q5.icm"}  # mfc_q5: s32 coded, s16 predicted plus a coded residual (every decoder path)
 
 

@@ -68,7 +68,9 @@ def config(**values) -> EncoderConfig:
 
 def test_entry_and_summary():
     assert ENTRY.tool_id == 4 and ENTRY.rate.name == "qp"
-    assert ENTRY.models.family_names() == ["npp"] and ENTRY.models.file_name("npp", 1) == "npp.npz"
+    assert ENTRY.models.family_names() == ["npp", "noproxy", "fixed", "notask"]
+    assert ENTRY.models.file_name("npp", 1) == "npp.npz" and ENTRY.models.file_name("fixed", 1) == "npp-fixed.npz"
+    assert [ENTRY.models.model_id(family, 1) for family in ENTRY.models.family_names()] == [1, 11, 21, 31]
     assert ENTRY.decoder == default_registry().get("vvc-image").decoder  # exactly vvc-image's decoding
     assert "preprocessor npp" in ENTRY.summary_line(config())
 

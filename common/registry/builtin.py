@@ -73,7 +73,13 @@ NPP_VVC = ToolEntry(
     settings=VVC_IMAGE.settings,
     models=ModelSet(
         tool="npp-vvc",
-        families=(ModelFamily("npp", 0, "npp.npz", "the QP-adaptive preprocessor (one file for every QP)"),),
+        families=(
+            ModelFamily("npp", 0, "npp.npz", "the QP-adaptive preprocessor (one file for every QP)"),
+            ModelFamily("noproxy", 10, "npp-noproxy.npz", "ablation trained without the proxy codec "
+                                                          "(identity straight-through)"),
+            ModelFamily("fixed", 20, "npp-fixed.npz", "ablation without QP adaptivity (one fixed model)"),
+            ModelFamily("notask", 30, "npp-notask.npz", "ablation trained without the task term"),
+        ),
         loader="icm.encoder.npp_vvc:load_runtime",
         qualities=(1,),
     ),

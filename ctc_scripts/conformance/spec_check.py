@@ -282,7 +282,7 @@ def find_ffmpeg() -> str | None:
 def check_vvc(name: str, ffmpeg: str) -> str:
     stream = sd.parse((CONFORMANCE / f"{name}.icm").read_bytes())
     tool = stream["ps"]["ps_tool_id"]
-    out = sd.decode_vvc_image(stream, ffmpeg) if tool == 0 else sd.decode_vvc_feature(stream, ffmpeg)
+    out = sd.decode_vvc_image(stream, ffmpeg) if tool in (0, 4) else sd.decode_vvc_feature(stream, ffmpeg)
     md5 = sd.output_md5(out, stream)
     assert md5 == recorded_md5s()[name], f"{name}: MD5 {md5}"
     sd.check_hash(out, stream)
@@ -463,7 +463,8 @@ def run(full: bool = False, report=print) -> list[tuple[str, bool, str]]:
     if ffmpeg is None:
         report("skip vvc_*: no ffmpeg (imageio-ffmpeg)")
     else:
-        for name in ("vvc_image_qp32_128x96", "vvc_image_resampled_0.5_qp27", "vvc_feature_qp37"):
+        for name in ("vvc_image_qp32_128x96", "vvc_image_resampled_0.5_qp27", "vvc_feature_qp37",
+                     "npp_vvc_qp37_128x96"):
             step(name, check_vvc, name, ffmpeg)
         if full:
             step("fma", check_fma, ffmpeg)

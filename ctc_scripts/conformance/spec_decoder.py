@@ -1009,8 +1009,9 @@ def decode_mfc(stream: dict, model: MfcModel, max_groups: int | None = None, tra
 # ================================================================================================ D.3, D.4 VVC tools
 
 def check_vvc_stream(stream: dict) -> None:
-    """D.2.7: the VVC tools name no model and have no channel-group header."""
-    if stream["ps"]["ps_model_id"] or stream["cg"]:
+    """D.2.7: the VVC tools name no model (npp-vvc's model is informative, D.3.7) and have no channel-group
+    header."""
+    if (stream["ps"]["ps_model_id"] and stream["ps"]["ps_tool_id"] != 4) or stream["cg"]:
         raise SpecError("a VVC tool's stream with a model id or a channel-group header (D.2.7)")
 
 
@@ -1141,7 +1142,7 @@ def resample_rgb(rgb: np.ndarray, width: int, height: int, name: str) -> np.ndar
 
 
 def decode_vvc_image(stream: dict, ffmpeg: str) -> np.ndarray:
-    """D.3: the picture, height x width x 3, uint8."""
+    """D.3: the picture, height x width x 3, uint8 (of a vvc-image or an npp-vvc stream, D.3.7)."""
     ps = stream["ps"]
     check_vvc_stream(stream)
     if stream["fh"] is not None:
@@ -1249,13 +1250,13 @@ def decode(stream: dict, ffmpeg: str | None = None, model: MfcModel | None = Non
            max_groups: int | None = None):
     """D.2.5: the tool's output (a picture, or the list of tensors), hash-checked unless partial."""
     tool = stream["ps"]["ps_tool_id"]
-    if tool == 0:
+    if tool in (0, 4):  # npp-vvc decodes as vvc-image (D.3.7)
         output = decode_vvc_image(stream, ffmpeg)
     elif tool == 1:
         output = decode_vvc_feature(stream, ffmpeg)
     elif tool == 2:
         output = decode_mfc(stream, model, max_groups=max_groups)
-    else:  # 3, 4: not specified by this version; 5..255: reserved (D.2.5)
+    else:  # 3: not specified by this version; 5..255: reserved (D.2.5)
         raise SpecError(f"ps_tool_id {tool}: not covered by this specification")
     if max_groups is None:
         check_hash(output, stream)

@@ -27,7 +27,7 @@ from .pictures import COCO_139, KODIM23, Picture
 
 # Tools of the syntax's TOOLS table that have no stream yet (being built): their ps_tool_id values are the only
 # values the coverage test lets the suite miss. Remove a tool when its first stream is added.
-PENDING_TOOLS = ("ci-icm", "npp-vvc")
+PENDING_TOOLS = ("ci-icm",)
 
 FASTER = InnerCodecConfig(preset="faster")
 
@@ -76,6 +76,10 @@ def _feature(qp: int, **settings) -> EncoderConfig:
     return EncoderConfig(tool="vvc-feature", qp=qp, output_hash="md5", **settings)
 
 
+def _npp(qp: int, **settings) -> EncoderConfig:
+    return EncoderConfig(tool="npp-vvc", qp=qp, inner=FASTER, output_hash="md5", **settings)
+
+
 def _mfc(quality: int, model: str | None = None, output_hash: str = "md5") -> EncoderConfig:
     return EncoderConfig(tool="mfc", quality=quality, model=model, output_hash=output_hash)
 
@@ -114,6 +118,14 @@ ENTRIES = (
             "restored to 96x72 (two different upscaling ratios)"),
     Encoded("vvc_image_resampled_down_30x20", Picture(KODIM23, (30, 20)), _vvc(32, resample="45x31"),
             "coded larger than the picture, at 45x31, restored to 30x20 (the decoder downscales: a widened kernel)"),
+    # --- npp-vvc: the preprocessed picture coded as vvc-image, decoded as vvc-image (D.3.7) -----------------------
+    Encoded("npp_vvc_qp37_128x96", Picture(KODIM23, (128, 96)), _npp(37),
+            "npp-vvc (ps_tool_id 4) at QP 37: the shipped preprocessor's picture coded by VVC; ps_model_id 1 and "
+            "the preprocessor's hash are informative, the decoding is vvc-image's", learned=True),
+    Encoded("npp_vvc_task_qp32_96x72", Picture(KODIM23, (96, 72)),
+            _npp(32, resample="task", task_network="yolo-fastest-1.1", task_input_size=64),
+            "npp-vvc at QP 32, resampled to the task network's 64x64 input before the preprocessor, restored to "
+            "96x72", learned=True),
     # --- vvc-feature ----------------------------------------------------------------------------------------------
     Encoded("vvc_feature_qp37", Picture(COCO_139), _feature(37),
             "split features of yolo-fastest-1.1-xl at 320x320 (48x20x20 and 96x10x10), QP 37", learned=True),
@@ -172,6 +184,10 @@ ENTRIES = (
             R.set_parameters(ps_level_idc=20, ps_bit_depth_minus8=8, ps_qp=-64),
             "with a 16-bit original (ps_bit_depth_minus8 8), ps_qp -64 and level 2.0: values a "
             "decoder does not use (D.3.6), same output"),
+    Written("npp_vvc_unknown_model", "npp_vvc_qp37_128x96",
+            R.chain(R.flip_model_hash(), R.set_parameters(ps_model_id=200)),
+            "npp_vvc_qp37_128x96 naming a preprocessor no decoder has (ps_model_id 200, another hash): the "
+            "model is informative (D.3.7), same output"),
     Written("vvc_image_bilinear_up", "vvc_image_resampled_0.5_qp27", R.set_parameters(ps_resampling_filter_idc=1),
             "restored by the bilinear filter (ps_resampling_filter_idc 1)"),
     Written("vvc_image_bilinear_down", "vvc_image_resampled_down_30x20",
@@ -248,6 +264,9 @@ ENTRIES = (
             R.add_feature_header([dict(fh_tensor_id=0, fh_channels=1, fh_height=4, fh_width=4, fh_stride_log2=4)]),
             "a vvc-image stream with a feature header whose tensor fits the task input size (4x4 at stride 16 = "
             "64x64, D.2.6): vvc-image has none (D.2.7)", reject=4),
+    Written("reject_npp_vvc_channel_group_header", "npp_vvc_qp37_128x96", R.add_group_header(0, 1, 4),
+            "an npp-vvc stream with a channel-group header: npp-vvc has none, as vvc-image (D.2.7, D.3.7)",
+            reject=4),
     Written("reject_vvc_feature_resampling", "vvc_feature_qp37",
             R.set_parameters(ps_resampling_flag=1, ps_coded_width=320, ps_coded_height=320,
                              ps_resampling_filter_idc=0),

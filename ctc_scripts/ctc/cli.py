@@ -3,6 +3,7 @@
     icm-ctc run cfg/ctc/coco-val-dev.yaml [--jobs 2] [--device cuda] [--preset faster] [--set KEY=VALUE]
     icm-ctc report results/coco-val-dev
     icm-ctc compare results/run-a results/run-b
+    icm-ctc retask results/coco-val-dev --task-network yolo-fastest-1.1 -o results/coco-val-dev-yf11
 
 Errors are one line, ``icm-ctc: error: ...``, with the exit statuses of docs/usage.md.
 """
@@ -119,6 +120,21 @@ def compare(folder_a, folder_b, output):
     click.echo(text, nl=False)
     if output:
         write_bytes_atomically(output, table.encode())
+
+
+@main.command()
+@click.argument("source", metavar="RESULTS")
+@click.option("--task-network", required=True, help="The task network that evaluates the decoded pictures.")
+@click.option("-o", "--output", required=True, help="Results folder of the new evaluation.")
+@click.option("--codec", "codecs", multiple=True, help="Only this codec (repeatable); picture codecs only.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@guarded(PROGRAM)
+def retask(source, task_network, output, codecs, quiet):
+    """Evaluate the kept streams of a finished run with another task network (no encoding), then its report."""
+    from .retask import run_retask
+
+    run_retask(source, task_network, output, list(codecs) or None, progress=not quiet)
+    _print_report(Path(output))
 
 
 def _print_report(folder: Path) -> None:

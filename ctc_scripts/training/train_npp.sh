@@ -6,6 +6,8 @@
 #   bash ctc_scripts/training/train_npp.sh                    # CPU, one thread per process
 #   DEVICE=cuda THREADS=4 bash ctc_scripts/training/train_npp.sh
 #   UNTIL=proxy bash ctc_scripts/training/train_npp.sh       # stop after the proxy and its fidelity table
+#   ONLY=npp_fixed bash ctc_scripts/training/train_npp.sh    # train (and export) only this preprocessor run, so
+#                                                             # that runs can go in parallel on several cores
 #
 # Costs measured on the shared 2-core machine (one thread, other work running): pairs 4..7 per second
 # (VVenC faster, 128x128, encode + decode 0.13..0.25 s); proxy 1.5..3 s per step (batch 8); NPP about 11 s per
@@ -25,6 +27,7 @@ mkdir -p "$R"
 train() {  # train SCRIPT NAME ARGS...: train into $R/NAME unless it is finished
     local script=$1 name=$2; shift 2
     [ -f "$R/$name/done" ] && return 0
+    [ -n "${ONLY:-}" ] && [ "$script" = train_npp ] && [ "$name" != "$ONLY" ] && return 0
     $PY -m "icm.ctc_scripts.training.$script" train --run "$R/$name" "$@" $DEV >> "$R/$name.log" 2>&1
     echo "trained $name"
 }
@@ -55,5 +58,6 @@ train train_npp npp_noproxy $NPP --no-proxy
 train train_npp npp_fixed $NPP --fixed-model
 train train_npp npp_notask $NPP --no-task
 for name in npp npp_noproxy npp_fixed npp_notask; do
+    [ -n "${ONLY:-}" ] && [ "$name" != "$ONLY" ] && continue
     [ -f "$OUT/$name.npz" ] || $PY -m icm.ctc_scripts.training.train_npp export --run "$R/$name" -o "$OUT/$name.npz"
 done
