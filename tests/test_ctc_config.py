@@ -16,7 +16,8 @@ def test_shipped_coco_val_dev_config(shared):
     assert config.name == "coco-val-dev" and config.task_network == "yolo-fastest-1.1-xl"
     assert config.task_input_size == 320 and config.device == "cpu"
     assert [c.name for c in config.codecs] == ["uncompressed", "vvc-image", "vvc-image-task", "vvc-feature", "mfc",
-                                              "mfc-fast", "mfc-short", "mfc-noxs", "mfc-nogroup"]
+                                              "mfc-fast", "mfc-short", "mfc-noxs", "mfc-nogroup", "npp-vvc",
+                                              "npp-vvc-task"]
     assert config.codec("vvc-image").qps == [22, 27, 32, 37, 42, 47]
     assert config.codec("vvc-image-task").qps == [22, 27, 32, 37, 42, 47]
     assert config.codec("vvc-image-task").resample == "task"
@@ -29,7 +30,9 @@ def test_shipped_coco_val_dev_config(shared):
     assert config.encoder_config(config.codec("mfc-noxs"), 2).model == "noxs"
     assert config.encoder_config(mfc, 2).refine_steps is None  # the encoder's default
     assert config.encoder_config(config.codec("mfc-fast"), 2).refine_steps == 0
-    assert len(config.points()) == 1 + 6 + 6 + 6 + 2 * len(mfc.qualities) + 4 + 4 + 4
+    npp = config.encoder_config(config.codec("npp-vvc-task"), 22)
+    assert (npp.tool, npp.qp, npp.resample) == ("npp-vvc", 22, "task")
+    assert len(config.points()) == 1 + 6 + 6 + 6 + 2 * len(mfc.qualities) + 4 + 4 + 4 + 6 + 6
     dataset = load_dataset(config.dataset)
     assert len(dataset) == 64 and dataset.annotations.name == "instances_det.json"
     assert config.output_dir() == Path("results") / "coco-val-dev"
