@@ -17,11 +17,11 @@ def test_shipped_coco_val_dev_config(shared):
     assert config.task_input_size == 320 and config.device == "cpu"
     assert [c.name for c in config.codecs] == ["uncompressed", "vvc-image", "vvc-image-task", "vvc-feature", "mfc",
                                               "mfc-fast", "mfc-short", "mfc-noxs", "mfc-nogroup", "npp-vvc",
-                                              "npp-vvc-task"]
+                                              "npp-vvc-task", "npp-vvc-noproxy"]
     assert config.codec("vvc-image").qps == [22, 27, 32, 37, 42, 47]
     assert config.codec("vvc-image-task").qps == [22, 27, 32, 37, 42, 47]
     assert config.codec("vvc-image-task").resample == "task"
-    assert config.anchors == ["vvc-feature", "vvc-image", "vvc-image-task", "mfc-short"]
+    assert config.anchors == ["vvc-feature", "vvc-image", "vvc-image-task", "mfc-short", "npp-vvc"]
     assert config.reference == "uncompressed"
     encoder = config.encoder_config(config.codec("vvc-image-task"), 37)
     assert (encoder.tool, encoder.qp, encoder.resample, encoder.inner.preset) == ("vvc-image", 37, "task", "medium")
@@ -32,7 +32,8 @@ def test_shipped_coco_val_dev_config(shared):
     assert config.encoder_config(config.codec("mfc-fast"), 2).refine_steps == 0
     npp = config.encoder_config(config.codec("npp-vvc-task"), 22)
     assert (npp.tool, npp.qp, npp.resample) == ("npp-vvc", 22, "task")
-    assert len(config.points()) == 1 + 6 + 6 + 6 + 2 * len(mfc.qualities) + 4 + 4 + 4 + 6 + 6
+    assert config.encoder_config(config.codec("npp-vvc-noproxy"), 37).model == "noproxy"
+    assert len(config.points()) == 1 + 6 + 6 + 6 + 2 * len(mfc.qualities) + 4 + 4 + 4 + 6 * 3
     dataset = load_dataset(config.dataset)
     assert len(dataset) == 64 and dataset.annotations.name == "instances_det.json"
     assert config.output_dir() == Path("results") / "coco-val-dev"
