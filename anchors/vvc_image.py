@@ -45,6 +45,13 @@ def coded_size(width: int, height: int, config: EncoderConfig) -> tuple[int, int
     return w, h
 
 
+def coded_picture(rgb: np.ndarray, config: EncoderConfig) -> tuple[np.ndarray, tuple[int, int] | None]:
+    """The picture at the coded size (bicubic resampling when ``config.resample`` asks for another size) and that
+    size, or ``rgb`` itself and None."""
+    size = coded_size(rgb.shape[1], rgb.shape[0], config)
+    return (rgb, None) if size is None else (resize_rgb(rgb, size[0], size[1], filter="bicubic"), size)
+
+
 class VvcImageEncoder(ToolEncoder):
     name = "vvc-image"
 
@@ -59,15 +66,13 @@ class VvcImageEncoder(ToolEncoder):
         values = dict(ps_inner_codec_id=VVC_CODEC_ID, ps_coded_bit_depth_minus8=2, ps_chroma_format_idc=CHROMA_420,
                       ps_colour_matrix_idc=MATRIX_IDS[config.colour_matrix],
                       ps_full_range_flag=int(config.full_range), ps_qp=config.qp)
-        size = coded_size(width, height, config)
-        picture = rgb
+        picture, size = coded_picture(rgb, config)
         if size is not None:
             values.update(ps_resampling_flag=1, ps_coded_width=size[0], ps_coded_height=size[1],
                           ps_resampling_filter_idc=0)
             if config.resample == "task":
                 values.update(ps_task_network_id=TASK_NETWORK_IDS[config.task_network],
                               ps_task_input_width=size[0], ps_task_input_height=size[1])
-            picture = resize_rgb(rgb, size[0], size[1], filter="bicubic")
         picture, extra = self.transform(picture, config)
         values.update(extra)
         planes = rgb_to_yuv420(picture, bit_depth=10, matrix=config.colour_matrix, full_range=config.full_range)

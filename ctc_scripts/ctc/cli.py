@@ -130,7 +130,7 @@ def compare(folder_a, folder_b, output):
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @guarded(PROGRAM)
 def retask(source, task_network, output, codecs, quiet):
-    """Evaluate the kept streams of a finished run with another task network (no encoding), then its report."""
+    """Evaluate the kept streams of a finished run with another task network (no re-encoding), then its report."""
     from .retask import run_retask
 
     run_retask(source, task_network, output, list(codecs) or None, progress=not quiet)

@@ -1,4 +1,4 @@
-"""The streams of a finished CTC run evaluated with another task network, without encoding anything again.
+"""The streams of a finished CTC run evaluated with another task network, without encoding the pictures again.
 
     icm-ctc retask results/coco-val-dev --task-network yolo-fastest-1.1 -o results/coco-val-dev-yf11 \\
         --codec uncompressed --codec vvc-image --codec npp-vvc
@@ -9,7 +9,8 @@ made for the run of detector A" is answered by decoding the kept bitstreams of r
 (``<A>/points/<codec>/<point>/<image>.icm``) and running B on the decoded pictures. The result is an ordinary
 results folder: ``run.json`` (run A's configuration with B as the task network, the chosen codecs only), one
 record per image that names run A's bitstream, and the report of ``icm-ctc report`` (mAP, task fidelity
-against B on the original pictures, BD-rate with intervals). Rates and encode times are run A's.
+against B on the original pictures, BD-rate with intervals). Rates and encode times are run A's; the one
+item per point that counts multiply-accumulates encodes the first picture in memory, as ``icm-ctc run`` does.
 
 Only codecs whose streams decode to a picture qualify: a feature codec's stream names the network whose split
 features it carries, and another network cannot read them (``icm-ctc retask`` refuses it with one line).
@@ -26,14 +27,15 @@ from .items import finish_item
 from .progress import Progress
 from .records import POINTS_DIR, read_record
 from .report import load_run
-from .runner import plan, write_run_file
+from .runner import pending_items, plan, write_run_file
 
 PICTURE_OUTPUT = 0  # dh_output_type of a decoded picture (decoding.md D.2.5)
 
 
 def retask_config(source: str | Path, task_network: str, output: str | Path, codecs: list[str] | None = None):
-    """Run A's configuration (and dataset) with ``task_network`` as the task network, writing to ``output``,
-    with only ``codecs`` (all of A's when None; anchors that are not among them are dropped)."""
+    """Run A's configuration with ``task_network`` as the task network, writing to ``output``, with only
+    ``codecs`` (all of A's when None; anchors that are not among them are dropped); and A's dataset and point
+    keys."""
     config, dataset, keys = load_run(source)
     chosen = list(codecs) if codecs else [codec.name for codec in config.codecs]
     for name in chosen:
@@ -44,7 +46,7 @@ def retask_config(source: str | Path, task_network: str, output: str | Path, cod
                   codecs=[codec for codec in config.codecs if codec.name in chosen],
                   anchors=[name for name in config.anchors if name in chosen],
                   reference=config.reference if config.reference in chosen else None)
-    return config, new, dataset, keys
+    return new, dataset, keys
 
 
 def _source_record(source: Path, spec: dict, keys: dict) -> dict:
@@ -90,17 +92,14 @@ def run_retask(source: str | Path, task_network: str, output: str | Path, codecs
     from .config import check_resources
     from .report import build_report
 
-    _, new_config, dataset, keys = retask_config(source, task_network, output, codecs)
+    new_config, dataset, keys = retask_config(source, task_network, output, codecs)
     check_resources(new_config)  # the task network's weights, the inner decoder, the dataset
     items = retask_items(source, new_config, dataset, keys)
     Path(output).mkdir(parents=True, exist_ok=True)
     write_run_file(new_config, dataset)
-    pending = [(spec, encoded) for spec, encoded in items if read_record(Path(spec["record"]), spec["key"]) is None]
+    pending = pending_items(items, spec_of=lambda item: item[0])
     bar = Progress(len(items), done=len(items) - len(pending), enabled=progress)
     for spec, encoded in pending:
-        stale = Path(spec["record"])
-        if stale.exists():
-            stale.unlink()
         finish_item(spec, encoded)
         bar.update(spec["point"])
     bar.close()

@@ -84,6 +84,20 @@ def plan(config: CtcConfig, dataset: Dataset) -> list[dict]:
     return items
 
 
+def pending_items(items: list, spec_of=lambda item: item) -> list:
+    """The items (``spec_of(item)`` their spec) that have no record of their key yet. A stale record there
+    (other key, unreadable) is removed first, so the new one is written once."""
+    pending = [item for item in items if read_record(Path(spec_of(item)["record"]), spec_of(item)["key"]) is None]
+    for item in pending:
+        path = Path(spec_of(item)["record"])
+        if path.exists():
+            try:
+                path.unlink()
+            except OSError:
+                pass
+    return pending
+
+
 def write_run_file(config: CtcConfig, dataset: Dataset) -> None:
     root = config.output_dir()
     keys = {point_name(codec, qp): config.point_key(codec, qp) for codec, qp in config.points()}
@@ -121,14 +135,7 @@ def run_ctc(config: CtcConfig, dataset: Dataset | None = None, progress: bool = 
     root.mkdir(parents=True, exist_ok=True)
     write_run_file(config, dataset)
     items = plan(config, dataset)
-    pending = [spec for spec in items if read_record(Path(spec["record"]), spec["key"]) is None]
-    for spec in pending:  # a stale record (other key, unreadable) goes first, so the new one is written once
-        path = Path(spec["record"])
-        if path.exists() and read_record(path, spec["key"]) is None:
-            try:
-                path.unlink()
-            except OSError:
-                pass
+    pending = pending_items(items)
     bar = Progress(len(items), done=len(items) - len(pending), enabled=progress)
     computed, failures = 0, []
 

@@ -15,12 +15,11 @@ import time
 
 import numpy as np
 
-from ...anchors.vvc_image import coded_size
+from ...anchors.vvc_image import coded_picture
 from ...common.config import EncoderConfig, InnerCodecConfig
 from ...common.image_io import read_image
 from ...common.paths import coco_val_dev
 from ...common.registry import ToolInstances
-from ...common.resample import resize_rgb
 from ...common.threads import torch_threads
 from ...encoder.pipeline import encode_picture
 
@@ -32,15 +31,9 @@ CONFIGS = (  # (label, tool, preset, what is timed)
 )
 
 
-def coded_picture(rgb: np.ndarray, config: EncoderConfig) -> np.ndarray:
-    """The picture at the coded size, as the encoder resamples it before its ``transform``."""
-    size = coded_size(rgb.shape[1], rgb.shape[0], config)
-    return rgb if size is None else resize_rgb(rgb, size[0], size[1], filter="bicubic")
-
-
 def seconds(rgb: np.ndarray, config: EncoderConfig, what: str, tools: ToolInstances) -> float:
     if what == "npp":
-        picture = coded_picture(rgb, config)
+        picture, _ = coded_picture(rgb, config)  # as the encoder resamples before its transform
         encoder = tools.encoder(config.tool)
         with torch_threads(1):
             start = time.perf_counter()
