@@ -17,7 +17,8 @@ def test_shipped_coco_val_dev_config(shared):
     assert config.task_input_size == 320 and config.device == "cpu"
     assert [c.name for c in config.codecs] == ["uncompressed", "vvc-image", "vvc-image-task", "vvc-feature", "mfc",
                                               "mfc-fast", "mfc-short", "mfc-noxs", "mfc-nogroup", "npp-vvc",
-                                              "npp-vvc-task", "npp-vvc-noproxy"]
+                                              "npp-vvc-task", "npp-vvc-noproxy", "npp-vvc-fixed",
+                                              "npp-vvc-notask"]
     assert config.codec("vvc-image").qps == [22, 27, 32, 37, 42, 47]
     assert config.codec("vvc-image-task").qps == [22, 27, 32, 37, 42, 47]
     assert config.codec("vvc-image-task").resample == "task"
@@ -33,7 +34,10 @@ def test_shipped_coco_val_dev_config(shared):
     npp = config.encoder_config(config.codec("npp-vvc-task"), 22)
     assert (npp.tool, npp.qp, npp.resample) == ("npp-vvc", 22, "task")
     assert config.encoder_config(config.codec("npp-vvc-noproxy"), 37).model == "noproxy"
-    assert len(config.points()) == 1 + 6 + 6 + 6 + 2 * len(mfc.qualities) + 4 + 4 + 4 + 6 * 3
+    assert config.encoder_config(config.codec("npp-vvc-fixed"), 37).model == "fixed"
+    assert config.encoder_config(config.codec("npp-vvc-notask"), 37).model == "notask"
+    assert mfc.qualities == list(range(1, 8))
+    assert len(config.points()) == 1 + 6 + 6 + 6 + 2 * len(mfc.qualities) + 4 + 4 + 4 + 6 * 5
     dataset = load_dataset(config.dataset)
     assert len(dataset) == 64 and dataset.annotations.name == "instances_det.json"
     assert config.output_dir() == Path("results") / "coco-val-dev"
@@ -147,7 +151,7 @@ def test_learned_tool_qualities():
 @pytest.mark.parametrize("codec, message", [
     ({"tool": "vvc-image", "qualities": [1, 3]}, "vvc-image takes 'qps', not 'qualities'"),
     ({"tool": "vvc-feature", "qps": [37], "qualities": [2]}, "vvc-feature takes 'qps', not 'qualities'"),
-    ({"tool": "mfc", "qualities": [6]}, "mfc model mfc has no quality 6 (offered: 1, 2, 3, 4, 5)"),
+    ({"tool": "mfc", "qualities": [8]}, "mfc model mfc has no quality 8 (offered: 1, 2, 3, 4, 5, 6, 7)"),
     ({"tool": "mfc", "qualities": [1], "settings": {"model": "noxs"}}, "mfc model noxs has no quality 1"),
     ({"tool": "mfc", "qualities": [10]}, "quality 10 outside 1..9"),
     ({"tool": "vvc-image", "qps": [64]}, "QP 64 outside 0..63"),

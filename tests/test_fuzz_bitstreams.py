@@ -31,7 +31,9 @@ WORKERS = 2
 BITSTREAM_STATUSES = {4, 5, 6, 7}
 STREAMS = {"vvc-image": "vvc_image_qp32_128x96.icm", "npp-vvc": "npp_vvc_task_qp32_96x72.icm",
            "vvc-feature": "vvc_feature_yf11_160_qp42.icm",
-           "mfc": "mfc_q5.icm"}  # mfc_q5: s32 coded, s16 predicted plus a coded residual (every decoder path)
+           # mfc_q5: s32 coded, s16 predicted plus a coded residual; mfc_q6: s16 coded with the linear path, s32
+           # predicted by the task network's layers (every decoder path between them)
+           "mfc": "mfc_q5.icm", "mfc-s16hi": "mfc_q6.icm"}
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,8 @@
 at its full resolution, ``fh_coding_mode`` 0; s32 predicted from the decoded s16 by the task network's layers
 81..108, ``fh_coding_mode`` 1 with ``fh_reference_id`` 0) with a tiny model trained here for two steps and served
 as quality 6; and qualities without a weights file refused in one line."""
+import re
+
 import pytest
 import torch
 from click.testing import CliRunner
@@ -11,7 +13,7 @@ from icm.common.config import DecoderConfig, EncoderConfig
 from icm.common.errors import ConfigError
 from icm.common.image_io import read_image
 from icm.common.models.mfc import load_runtime, load_weights_file, model_layout
-from icm.common.output import HASH_CRC32
+from icm.common.output import HASH_CRC32, HASH_MD5
 from icm.common.registry import default_registry
 from icm.decoder.pipeline import decode_bytes
 from icm.encoder.pipeline import encode_picture
@@ -43,24 +45,42 @@ def high(high_weights, monkeypatch):
 
 def test_missing_quality_is_a_one_line_error(tmp_path, monkeypatch, shared):
     monkeypatch.setenv(MODELS.env, str(tmp_path))  # an empty folder: only the shipped weights
-    if 6 in MODELS.available("mfc"):
-        pytest.skip("quality 6 is shipped")
-    with pytest.raises(ConfigError, match=r"^mfc model mfc has no quality 6 \(qualities with weights: 1\.\.5\)$"):
-        MODELS.check_quality("mfc", 6)
+    shipped = MODELS.available("mfc")
+    missing = max(shipped) + 1
+    assert shipped == list(range(1, missing)) and missing <= 9
+    span = f"1..{missing - 1}"
+    with pytest.raises(ConfigError, match=rf"^mfc model mfc has no quality {missing} \(qualities with weights: "
+                                          rf"{re.escape(span)}\)$"):
+        MODELS.check_quality("mfc", missing)
     from icm.encoder.app import main as enc_main
 
     photo = sorted((shared / "data" / "kodak").glob("*.png"))[0]
     result = CliRunner().invoke(enc_main, ["-i", str(photo), "-o", str(tmp_path / "x.icm"), "--tool", "mfc",
-                                           "--quality", "6"])
+                                           "--quality", str(missing)])
     # the option's range (when the CLI was built with these weights) or the model set's check: one line, exit 2
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert result.exit_code == 2 and len(lines) == 1, result.output
-    assert "6 is not in the range 1<=x<=5" in lines[0] or "has no quality 6 (qualities with weights: 1..5)" in lines[0]
+    assert (f"{missing} is not in the range 1<=x<={missing - 1}" in lines[0]
+            or f"has no quality {missing} (qualities with weights: {span})" in lines[0])
+
+
+def test_shipped_high_qualities_decode_alike_on_one_and_two_threads():
+    """The shipped quality 6 (s16hi) conformance stream: the same output on 1 and 2 threads, equal to its MD5."""
+    from icm.common.threads import torch_threads
+    from icm.ctc_scripts.conformance import manifest as M
+
+    record = next(r for r in M.load(M.FOLDER)["entries"] if r["name"] == "mfc_q6")
+    data = (M.FOLDER / record["stream"]).read_bytes()
+    digests = set()
+    for threads in (1, 2):
+        with torch_threads(threads):
+            digests.add(decode_bytes(data, DecoderConfig()).output.digest(HASH_MD5).hex())
+    assert digests == {record["expect"]["md5"]}
 
 
 def test_s16hi_layout_and_weights(high):
     weights = load_weights_file(high / "mfc_q6.pt")
-    assert weights["predictor"]["source"] == "darknet"  # the task network's layers: named, not stored
+    assert set(weights["predictor"]) == {"spec", "exact"}  # the task network's layers, stored as any predictor
     runtime = load_runtime(high / "mfc_q6.pt")
     assert runtime.order == [0] and runtime.codecs[0].config.down == 1 and runtime.codecs[0].config.linear_skip
     assert runtime.codecs[0].g_s.spec.convs[-1].kernel == 1  # the linear path, appended last (decoding.md D.6.5)

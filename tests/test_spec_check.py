@@ -22,7 +22,7 @@ def test_spec_checks_pass():
     assert not failed, "\n".join(failed)
     names = {name for name, _, _ in results}
     assert {"scales", "tables", "escape", "range-coder", "crc32", "graphs", "layout", "mfc_q3", "mfc_q5",
-            "colour", "resampler"} <= names
+            "mfc_q6", "colour", "resampler"} <= names
 
 
 def test_dump_weights_keeps_every_tensor_and_the_file(tmp_path):

@@ -35,7 +35,6 @@ from torch import nn
 from ..entropy.factorized import FactorizedPrior
 from ..entropy.gaussian import GaussianConditional, indexes_from_quantized_scales
 from ..entropy.torch_ops import add_uniform_noise
-from ..errors import ResourceError
 from ..layers.exact import (ACT_FRAC_BITS, ACT_LIMIT, ExactGraph, FloatGraph, GraphSpec, fake_fixed, from_fixed,
                             state_digest, to_fixed)
 
@@ -408,32 +407,23 @@ def _half_state(module: nn.Module) -> dict:
             for k, v in module.state_dict().items()}
 
 
-def _file_sha256(path) -> str:
-    import hashlib
-
-    return hashlib.sha256(open(path, "rb").read()).hexdigest()
-
-
-def darknet_exact_predictor(task_network: str, input_size: int, layers) -> tuple[ExactGraph, str]:
-    """The exact predictor derived from the task network's own layers, and the SHA-256 of the darknet
-    weights file it came from."""
-    from ..paths import detector_files
+def darknet_exact_predictor(task_network: str, input_size: int, layers) -> ExactGraph:
+    """The exact predictor derived from the task network's own layers (the float graph of
+    :func:`darknet_predictor` frozen)."""
     from ..tasknet.registry import load_task_network
 
     network = load_task_network(task_network, input_size=input_size, device="cpu")
-    graph = ExactGraph.freeze(darknet_predictor(network, *layers))
-    return graph, _file_sha256(detector_files(task_network)[1])
+    return ExactGraph.freeze(darknet_predictor(network, *layers))
 
 
 @torch.no_grad()
-def export_runtime(model: MfcModel, extra: dict | None = None, store_predictor: bool = False) -> dict:
+def export_runtime(model: MfcModel, extra: dict | None = None) -> dict:
     """The weights-file dict of a trained model: encoder-only graphs in float16, decoder-side graphs
     exact (int16 weights), frozen integer tables of the hyper priors, gains as integers (2**-16).
 
-    A learned predictor is stored like the other decoder graphs. A darknet predictor that was not
-    fine-tuned is not stored: the file names the darknet layers it is made of, the SHA-256 of the darknet
-    weights and the digest of the exact graph, which the runtime rebuilds and checks (``store_predictor``
-    stores it instead)."""
+    The predictor is stored like the other decoder graphs, whether learned or made of the task network's own
+    layers (``kind`` "darknet"): the file alone defines the decoder (decoding.md D.6), and loading it does not
+    rebuild the task network."""
     codecs = []
     for codec in model.codecs:
         codec = copy.deepcopy(codec).cpu().float().eval()
@@ -452,15 +442,7 @@ def export_runtime(model: MfcModel, extra: dict | None = None, store_predictor: 
     p = model.config.prediction
     if p is not None:
         exact = ExactGraph.freeze(copy.deepcopy(model.predictor).cpu().float())
-        if p.kind == "learned" or store_predictor:
-            weights["predictor"] = {"spec": model.predictor.spec.to_dict(), "exact": exact.state_dict()}
-        else:
-            reference, darknet_sha = darknet_exact_predictor(model.config.task_network, model.config.input_size,
-                                                             p.layers)
-            if state_digest(reference) != state_digest(exact):
-                raise ValueError("the predictor differs from the darknet layers: export it with store_predictor")
-            weights["predictor"] = {"source": "darknet", "darknet_sha256": darknet_sha,
-                                    "exact_sha256": state_digest(exact)}
+        weights["predictor"] = {"spec": model.predictor.spec.to_dict(), "exact": exact.state_dict()}
     weights["info"] = dict(extra or {})
     return weights
 
@@ -598,16 +580,8 @@ class MfcRuntime:
         self.prediction = self.config.prediction
         if self.prediction is not None:
             values = weights["predictor"]
-            if values.get("source") == "darknet":
-                graph, darknet_sha = darknet_exact_predictor(self.config.task_network, self.config.input_size,
-                                                             self.prediction.layers)
-                if darknet_sha != values["darknet_sha256"] or state_digest(graph) != values["exact_sha256"]:
-                    raise ResourceError("mfc predictor: the task network's weights differ from those the model "
-                                        "was made with")
-                self.predictor = graph
-            else:
-                self.predictor = ExactGraph(GraphSpec.from_dict(values["spec"]))
-                self.predictor.load_state_dict(values["exact"])
+            self.predictor = ExactGraph(GraphSpec.from_dict(values["spec"]))
+            self.predictor.load_state_dict(values["exact"])
             self.predictor.check_bounds()
             self.predictor.to(self.device)
         self.info = weights.get("info", {})

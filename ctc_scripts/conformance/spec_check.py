@@ -19,7 +19,7 @@ MD5s of ``tests/data/conformance``:
                    spec decoder derives them from the ``.npz`` + JSON, against ``icm.common.models.mfc.model_layout``
                    (``--full``: every shipped model);
 * ``crc32``        the CRC-32 of D.7, written from its parameters, against ``zlib.crc32``;
-* ``mfc_q3``/``mfc_q5``  full decodes of the conformance streams by the independent decoder (weights read from
+* ``mfc_q3``/``mfc_q5``/``mfc_q6``  full decodes of the conformance streams by the independent decoder (weights read from
                    the ``.npz`` + JSON of ``dump_weights.py``), against the recorded MD5s and the streams' hashes;
                    every substream's values also against the code's entropy decoder given the same table indexes;
 * ``colour``, ``resampler``  D.3 against ``icm.common.colour`` / ``icm.common.resample`` on random pictures;
@@ -449,12 +449,13 @@ def run(full: bool = False, report=print) -> list[tuple[str, bool, str]]:
     step("range-coder", check_range_coder, full)
     step("crc32", check_crc32, full)
     with tempfile.TemporaryDirectory() as folder:
-        names = sorted(p.stem for p in WEIGHTS.glob("mfc*.pt")) if full else ["mfc_q3", "mfc_q5"]
+        names = sorted(p.stem for p in WEIGHTS.glob("mfc*.pt")) if full else ["mfc_q3", "mfc_q5", "mfc_q6"]
         models = models_from_pt(names, Path(folder))
         step("graphs", check_graphs, full, models["mfc_q3"])
         step("layout", check_layout, full, models)
         step("mfc_q3", check_mfc, "mfc_q3", models["mfc_q3"])
         step("mfc_q5", check_mfc, "mfc_q5", models["mfc_q5"])
+        step("mfc_q6", check_mfc, "mfc_q6", models["mfc_q6"])
         if full:
             step("ties", check_ties, models)
     step("colour", check_colour, full)

@@ -144,6 +144,10 @@ ENTRIES = (
     Encoded("mfc_q5", Picture(COCO_139), _mfc(5),
             "quality 5: s16 predicted plus a coded residual (fh_coding_mode 2) in 3 groups of its own",
             learned=True),
+    Encoded("mfc_q6", Picture(COCO_139), _mfc(6),
+            "quality 6 (structure s16hi): s16 coded at its full 20x20 resolution with the linear path (fh_coding_mode "
+            "0, 4 groups), s32 predicted from the decoded s16 by the task network's own layers 81..108, stored in "
+            "the model (fh_coding_mode 1, fh_reference_id 0)", learned=True),
     Encoded("mfc_noxs_q2", Picture(COCO_139), _mfc(2, "noxs"),
             "model noxs quality 2 (ps_model_id 12): both tensors coded (s16 at half resolution), no prediction",
             learned=True),
@@ -153,6 +157,8 @@ ENTRIES = (
     Partial("mfc_q3_groups2", "mfc_q3", 2, "partial decode of the first 2 of 4 groups"),
     Partial("mfc_q5_groups1", "mfc_q5", 1, "partial decode of the first group of each coded latent (the "
                                            "residual's too)"),
+    Partial("mfc_q6_groups2", "mfc_q6", 2, "partial decode of the first 2 of s16's 4 groups; s32 predicted from "
+                                           "the partial s16"),
     Partial("mfc_noxs_q2_groups1", "mfc_noxs_q2", 1, "partial decode of the first group of both coded tensors"),
     # --- written through the declaration: what decoders skip, extremes, other filters ---------------------------
     Written("vvc_image_reserved_units", "vvc_image_qp32_128x96",

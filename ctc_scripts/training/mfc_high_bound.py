@@ -43,7 +43,7 @@ def main() -> int:
         data.append((s16, s32, (rgb.shape[1], rgb.shape[0])))
     all16 = torch.cat([d[0] for d in data])
     var16 = float(all16.var())
-    graph, _ = darknet_exact_predictor("yolo-fastest-1.1-xl", 320, (81, 109))
+    graph = darknet_exact_predictor("yolo-fastest-1.1-xl", 320, (81, 109))
     graph.check_bounds()
     with torch.no_grad():
         err = max(float(((from_fixed(graph(to_fixed(s16.double()))) - s32) ** 2).mean() / s32.var())

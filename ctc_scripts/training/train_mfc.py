@@ -311,7 +311,7 @@ class MfcRun(TrainingRun):
                 "train_predictor": args.train_predictor,
                 "sensitivity": {str(k): [round(float(x), 4) for x in v] for k, v in self.sensitivity.items()}}
         self.model.cpu()
-        weights = export_runtime(self.model, info, store_predictor=args.train_predictor)
+        weights = export_runtime(self.model, info)
         output.parent.mkdir(parents=True, exist_ok=True)
         torch.save(weights, output)
         print(f"wrote {output} ({output.stat().st_size} bytes)")
