@@ -925,7 +925,7 @@ def decode_codec(model: MfcModel, index: int, stream: dict, cg: dict, height: in
     return run_graph(synthesis_graph(c), model.sub(f"codecs/{index}/g_s/"), [np.concatenate(parts, axis=0)])
 
 
-MFC_FAMILIES = {0: ("mfc_q{q}", range(1, 6)), 10: ("mfc-noxs_q{q}", range(2, 6)),
+MFC_FAMILIES = {0: ("mfc_q{q}", range(1, 8)), 10: ("mfc-noxs_q{q}", range(2, 6)),
                 20: ("mfc-nogroup_q{q}", range(2, 6)), 30: ("mfc-short_q{q}", range(2, 6))}  # D.5.1
 
 
