@@ -76,6 +76,7 @@ def test_the_spec_decoder_refuses_a_model_with_a_non_square_tensor_as_a_model_er
 
 def test_spec_decoder_model_ids_follow_d51():
     assert sd.mfc_model_name(3) == "mfc_q3" and sd.mfc_model_name(24) == "mfc-nogroup_q4"
-    for reserved in (0, 6, 9, 11, 40, 255):
+    assert sd.mfc_model_name(7) == "mfc_q7"
+    for reserved in (0, 8, 9, 11, 16, 40, 255):
         with pytest.raises(sd.ModelError):
             sd.mfc_model_name(reserved)
