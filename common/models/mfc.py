@@ -36,7 +36,7 @@ from ..entropy.factorized import FactorizedPrior
 from ..entropy.gaussian import GaussianConditional, indexes_from_quantized_scales
 from ..entropy.torch_ops import add_uniform_noise
 from ..layers.exact import (ACT_FRAC_BITS, ACT_LIMIT, ExactGraph, FloatGraph, GraphSpec, fake_fixed, from_fixed,
-                            state_digest, to_fixed)
+                            to_fixed)
 
 GAIN_FRAC_BITS = 16
 GAIN_SCALE = 1 << GAIN_FRAC_BITS
