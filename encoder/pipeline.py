@@ -45,10 +45,14 @@ def encode_picture(rgb: np.ndarray, config: EncoderConfig, tracer: Tracer | None
     same one to a loop over pictures. The tool's float networks (task network part 1, analysis, refinement)
     run on one CPU thread: a float sum's rounding depends on how it is split across threads, and a rounding
     difference can change a coded symbol, so this keeps the stream independent of the machine's core count
-    (decoding is exact anyway)."""
+    (decoding is exact anyway).
+
+    ``encode_seconds`` counts from the tool's first work on the picture (its model loading and preparation
+    included, on the first picture of a ``tools``) to the finished stream; the import of the tool's modules and
+    libraries (torch) before it is the program's start-up, not the encode (docs/usage.md)."""
     tools = tools if tools is not None else ToolInstances()
-    start = time.perf_counter()
     encoder = tools.encoder(config.tool)
+    start = time.perf_counter()
     encoder.entry.check(config)
     if config.output_hash not in HASH_TYPE_NAMES:
         raise ConfigError(f"unknown output hash '{config.output_hash}' (use {' or '.join(HASH_TYPE_NAMES)})")

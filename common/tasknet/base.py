@@ -101,7 +101,7 @@ class TaskNetwork(ABC):
 
     @abstractmethod
     def part2_raw(self, features: list[torch.Tensor]) -> list[torch.Tensor]:
-        """Split tensors -> the raw head outputs (before decoding / NMS)."""
+        """Split tensors (a batch of pictures: N x C x H x W each) -> the raw head outputs (before decoding / NMS)."""
 
     @abstractmethod
     def forward_unsplit(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -122,12 +122,15 @@ class TaskNetwork(ABC):
         with torch.no_grad():
             return self.part2(self.part1(self.preprocess(rgb)), image_size)
 
-    def check_features(self, features: list[torch.Tensor], image_size: tuple[int, int] | None = None) -> None:
-        """Raise ValueError unless ``features`` match :meth:`feature_specs` in number and shape."""
+    def check_features(self, features: list[torch.Tensor], image_size: tuple[int, int] | None = None,
+                       batch: bool = False) -> None:
+        """Raise ValueError unless ``features`` match :meth:`feature_specs` in number and shape (with ``batch``,
+        any number of pictures, the same in every tensor)."""
         specs = self.feature_specs(image_size)
         if len(features) != len(specs):
             raise ValueError(f"{self.name}: expected {len(specs)} feature tensors, got {len(features)}")
+        pictures = features[0].shape[0] if batch and features[0].dim() else 1
         for spec, tensor in zip(specs, features):
-            if tuple(tensor.shape) != spec.shape:
+            if tuple(tensor.shape) != (pictures, *spec.shape[1:]):
                 raise ValueError(f"{self.name}: feature '{spec.name}' must have shape {spec.shape}, "
                                  f"got {tuple(tensor.shape)}")

@@ -129,7 +129,8 @@ class YoloFastest(TaskNetwork):
         return [cache[index] for index in self.split_layers]
 
     def part2_raw(self, features: list[torch.Tensor]) -> list[torch.Tensor]:
-        self.check_features(features)
+        """The raw head outputs of split tensors; a batch of pictures (N x C x H x W each) gives N rows."""
+        self.check_features(features, batch=True)
         cache = {index: tensor.to(self.device, torch.float32) for index, tensor in zip(self.split_layers, features)}
         cache = self.net.run(cache, self.split_after + 1, len(self.net.layers), keep=set(self.net.output_indices))
         return [cache[index] for index in self.net.output_indices]
