@@ -128,8 +128,9 @@ class LatentRefiner:
 
     def objective(self, tid: int, latent: torch.Tensor, hyper: torch.Tensor, originals: list[torch.Tensor],
                   known: dict[int, torch.Tensor], base: torch.Tensor | None, raw_ref: list[torch.Tensor],
-                  variances: list[torch.Tensor]) -> torch.Tensor:
-        """J of the latent of tensor ``tid``'s codec, the mean over the batch (differentiable in ``latent``).
+                  variances: list[torch.Tensor], per_picture: bool = False) -> torch.Tensor:
+        """J of the latent of tensor ``tid``'s codec, the mean over the batch (``per_picture``: one value per
+        picture), differentiable in ``latent``.
 
         ``hyper``: the hyper features (float); ``originals``: the split tensors; ``known``: tensors already
         decoded (float); ``base``: the prediction the codec's residual is added to (None for a codec of the
@@ -144,36 +145,46 @@ class LatentRefiner:
         hats[tid] = fake_fixed(x_hat if base is None else base + x_hat)
         if prediction is not None and prediction.source == tid:
             hats[prediction.target] = fake_fixed(self.predictor(hats[tid]))
-        distortion = W_FEAT * sum((((h - o) ** 2).mean(dim=(1, 2, 3), keepdim=True) / v).mean()
-                                  for h, o, v in zip(hats, originals, variances))
-        distortion = distortion + self.alpha * task_distortion(self.network.part2_raw(hats), raw_ref)
-        return bits.mean() / NOMINAL_PIXELS + self.lmbda * distortion
+        nmse = [((h - o) ** 2).mean(dim=(1, 2, 3)) / v.flatten() for h, o, v in zip(hats, originals, variances)]
+        task = task_distortion(self.network.part2_raw(hats), raw_ref, per_picture=True)
+        costs = bits / NOMINAL_PIXELS + self.lmbda * (W_FEAT * sum(nmse) + self.alpha * task)
+        return costs if per_picture else costs.mean()
 
     def refine(self, tid: int, y: torch.Tensor, hyper_fixed: torch.Tensor, originals: list[torch.Tensor],
                known: dict[int, torch.Tensor], base: torch.Tensor | None,
                steps: int) -> tuple[torch.Tensor, RefineCosts]:
         """The latent of tensor ``tid``'s codec after ``steps`` gradient steps from ``y``, and the objective
-        at the start and at the kept latent (arguments as :meth:`objective`'s)."""
+        at the start and at the kept latent (arguments as :meth:`objective`'s; one picture)."""
+        best, first, kept = self.refine_batch(tid, y, from_fixed(hyper_fixed), originals, known, base, steps)
+        return best, RefineCosts(tid, float(first[0]), float(kept[0]))
+
+    def refine_batch(self, tid: int, y: torch.Tensor, hyper: torch.Tensor, originals: list[torch.Tensor],
+                     known: dict[int, torch.Tensor], base: torch.Tensor | None,
+                     steps: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """:meth:`refine` for a batch of pictures, each searched on its own J (``hyper`` in float): the kept
+        latents, and J per picture at the start and at the kept latent."""
         originals = [t.detach().float() for t in originals]
         variances = [picture_variances(t) for t in originals]
         with torch.no_grad():
             raw_ref = self.network.part2_raw(originals)
-        hyper = from_fixed(hyper_fixed)
         start = y.detach().float().clone()
         latent = start.clone().requires_grad_(True)
         steps_taken = self.settings.stepper()
-        best, best_cost, first_cost = start, float("inf"), None
+        best, best_cost, first_cost = start.clone(), None, None
         for step in range(steps + 1):
-            cost = self.objective(tid, latent, hyper, originals, known, base, raw_ref, variances)
+            costs = self.objective(tid, latent, hyper, originals, known, base, raw_ref, variances, per_picture=True)
+            values = costs.detach()
             if first_cost is None:
-                first_cost = cost.item()
-            if cost.item() < best_cost:
-                best_cost, best = cost.item(), latent.detach().clone()
+                first_cost, best_cost = values.clone(), values.clone()
+            else:
+                better = values < best_cost
+                best_cost = torch.where(better, values, best_cost)
+                best[better] = latent.detach()[better]
             if step == steps:
                 break
-            (grad,) = torch.autograd.grad(cost, latent)
+            (grad,) = torch.autograd.grad(costs.sum(), latent)
             steps_taken.step(latent, grad)
-        return best, RefineCosts(tid, first_cost, best_cost)
+        return best, first_cost, best_cost
 
 
 def picture_variances(tensor: torch.Tensor) -> torch.Tensor:

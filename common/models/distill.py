@@ -14,9 +14,10 @@ def _bernoulli_kl(logit_hat: torch.Tensor, logit_ref: torch.Tensor) -> torch.Ten
                                                                             F.softplus(logit_ref))
 
 
-def task_distortion(raw_hat: list[torch.Tensor], raw_ref: list[torch.Tensor], anchors: int = 3) -> torch.Tensor:
+def task_distortion(raw_hat: list[torch.Tensor], raw_ref: list[torch.Tensor], anchors: int = 3,
+                    per_picture: bool = False) -> torch.Tensor:
     """Distillation distance between the detector's raw head outputs on decoded and on original features,
-    summed over the cells of a picture and averaged over the batch.
+    summed over the cells of a picture and averaged over the batch (``per_picture``: one value per picture).
 
     Objectness: Bernoulli KL from the original's probability to the decoded one's; classes: the same per
     class, weighted by the original's objectness probability ``w``; boxes: squared error of the sigmoid
@@ -29,10 +30,12 @@ def task_distortion(raw_hat: list[torch.Tensor], raw_ref: list[torch.Tensor], an
         h = h.view(b, anchors, c // anchors, height, width)
         r = r.view(b, anchors, c // anchors, height, width)
         w = torch.sigmoid(r[:, :, 4:5])
-        obj = _bernoulli_kl(h[:, :, 4:5], r[:, :, 4:5]).sum()
-        cls = (w * _bernoulli_kl(h[:, :, 5:], r[:, :, 5:])).sum()
         xy = (torch.sigmoid(h[:, :, :2]) - torch.sigmoid(r[:, :, :2])) ** 2
         wh = (h[:, :, 2:4] - r[:, :, 2:4]) ** 2
-        box = (w * (xy.sum(2, keepdim=True) + wh.sum(2, keepdim=True))).sum()
-        total = total + (obj + cls + box) / b
+        terms = (_bernoulli_kl(h[:, :, 4:5], r[:, :, 4:5]), w * _bernoulli_kl(h[:, :, 5:], r[:, :, 5:]),
+                 w * (xy.sum(2, keepdim=True) + wh.sum(2, keepdim=True)))
+        if per_picture:
+            total = total + sum(t.flatten(1).sum(1) for t in terms)
+        else:
+            total = total + sum(t.sum() for t in terms) / b
     return total
