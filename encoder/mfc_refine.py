@@ -27,7 +27,7 @@ from ..common.entropy.gaussian import GaussianConditional
 from ..common.errors import ResourceError
 from ..common.layers.exact import ExactGraph, FloatGraph, fake_fixed, from_fixed
 from ..common.models.distill import task_distortion
-from ..common.models.mfc import GAIN_SCALE, NOMINAL_PIXELS, MfcRuntime, RuntimeCodec, code_groups
+from ..common.models.mfc import GAIN_SCALE, NOMINAL_PIXELS, MfcRuntime, code_groups
 
 W_FEAT = 2.0  # weight of the feature MSE terms in training (train_mfc.py --w-feat)
 OPTIMISERS = ("sgd", "adam")
@@ -118,8 +118,10 @@ class LatentRefiner:
         self.predictor = float_copy(runtime.predictor) if runtime.predictor is not None else None
         self.gaussian = GaussianConditional()
 
-    def _decode(self, tid: int, codec: RuntimeCodec, y: torch.Tensor, hyper: torch.Tensor):
-        """(bits per picture, decoded tensor) of the latent ``y`` with rounding passed straight through."""
+    def decode(self, tid: int, y: torch.Tensor, hyper: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(bits per picture, decoded tensor) of the latent ``y`` of tensor ``tid``'s codec given the hyper
+        features (float), in float, with rounding passed straight through."""
+        codec = self.runtime.codecs[tid]
         gains = [g / GAIN_SCALE for g in codec.gains_q16]
         v_hats, _, bits = code_groups(y, gains, hyper, self.params[tid], codec.config.bounds(), self.gaussian,
                                       noise=False)
@@ -140,7 +142,7 @@ class LatentRefiner:
         instead was measured 0.8 mAP worse at quality 5); one that is neither known nor predicted enters as
         its original (it is coded later)."""
         prediction = self.runtime.prediction
-        bits, x_hat = self._decode(tid, self.runtime.codecs[tid], latent, hyper)
+        bits, x_hat = self.decode(tid, latent, hyper)
         hats = [known.get(i, t) for i, t in enumerate(originals)]
         hats[tid] = fake_fixed(x_hat if base is None else base + x_hat)
         if prediction is not None and prediction.source == tid:

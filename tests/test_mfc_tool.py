@@ -274,3 +274,55 @@ def test_cuda_decode_is_bit_identical_to_cpu(tiny, photo, quality):
     on_cuda = encode_picture(photo, EncoderConfig(tool="mfc", quality=quality, device="cuda"))
     on_cpu = decode_bytes(on_cuda.data, DecoderConfig(device="cpu"))
     assert on_cpu.hash_hex == on_cuda.decoded.digest(HASH_CRC32).hex()
+
+
+def test_hyper_features_equal_the_coded_hyper_latents(tiny, photo):
+    """RuntimeCodec.hyper_features (no coding, any batch) gives what code_hyper's decode gives."""
+    runtime = load_runtime(tiny / "mfc_q1.pt")
+    codec = runtime.codecs[1]
+    y = torch.randn(2, codec.config.latent_channels, 10, 10) * 3
+    _, hyper = codec.code_hyper(y[1:])
+    assert torch.equal(codec.hyper_features(y)[1:], hyper)
+
+
+def test_encoder_tuning_changes_only_the_analysis(tiny, tmp_path, capsys, monkeypatch):
+    """train_mfc_encoder (an amortisation study, docs/results.md): J and regression runs on the bank, the
+    targets and study commands; the exported file differs from its source in the analysis transforms alone."""
+    from icm.ctc_scripts.training import train_mfc_encoder as T
+    from icm.ctc_scripts.training.skeleton import main
+
+    class TwoPictureBank(T.Bank):  # the tiny bank's two pictures hold no held-out one (index 9 modulo 10)
+        def __init__(self, *args):
+            super().__init__(*args)
+            self.val = self.train[-1:]
+
+    monkeypatch.setattr(T, "Bank", TwoPictureBank)
+
+    bank = str(tiny.parent / "bank.pt")
+    source = str(tiny / "mfc_q2.pt")  # two codecs: s32, then the residual of s16
+    assert T.command(["targets", "--weights", source, "--bank", bank, "--count", "2", "--steps", "2",
+                      "-o", str(tmp_path / "targets.pt")]) == 0
+    for name, extra in (("j", []), ("regression", ["--targets", str(tmp_path / "targets.pt")])):
+        run = tmp_path / name
+        assert main(T.MfcEncoderRun, ["train", "--run", str(run), "--weights", source, "--bank", bank, "--steps", "2",
+                                      "--batch", "2", "--lr", "1e-2", "--log-every", "1", "--val-every", "2",
+                                      *extra]) == 0
+        assert main(T.MfcEncoderRun, ["export", "--run", str(run), "-o", str(tmp_path / f"{name}.pt")]) == 0
+        before = torch.load(source, weights_only=True)
+        after = torch.load(tmp_path / f"{name}.pt", weights_only=True)
+        for old, new in zip(before["codecs"], after["codecs"]):
+            assert any(not torch.equal(old["g_a"][k], new["g_a"][k]) for k in old["g_a"])
+            for key in ("h_a", "h_s", "g_s", "prior", "gains_q16"):
+                assert torch.equal(old[key], new[key]) if torch.is_tensor(old[key]) else \
+                    all(torch.equal(old[key][k], new[key][k]) for k in old[key])
+            assert all(torch.equal(a[k], b[k]) for a, b in zip(old["e"], new["e"]) for k in a)
+        assert all(torch.equal(before["predictor"]["exact"][k], after["predictor"]["exact"][k])
+                   for k in before["predictor"]["exact"])
+        assert after["info"]["encoder_tuning"]["loss"] == ("regression" if extra else "J")
+    assert T.command(["study", "--weights", source, str(tmp_path / "j.pt"), "--bank", bank, "--steps", "0", "2",
+                      "--count", "2"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if "J@0=" in line]
+    assert len(rows) == 2
+    for row in rows:
+        j0, j2 = (float(part.split("=")[1]) for part in row.split()[1:])
+        assert 0 < j2 <= j0

@@ -196,6 +196,12 @@ class FactorizedPrior(nn.Module):
                                   symbols.shape)
         return symbols, indexes
 
+    def round_trip(self, y: torch.Tensor) -> torch.Tensor:
+        """``decompress(compress(y))`` without coding: ``y`` rounded around the frozen medians (float32)."""
+        self._check_channels(y)
+        medians = self._medians.to(y.device, torch.float32).view(1, -1, *([1] * (y.dim() - 2)))
+        return to_int32_symbols(y - medians).to(y.device, torch.float32) + medians
+
     def compress(self, y: torch.Tensor) -> bytes:
         """Encode ``y`` (``(N, C, *spatial)``) with the frozen tables into one substream."""
         symbols, indexes = self._symbols_and_indexes(y)

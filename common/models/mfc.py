@@ -526,6 +526,12 @@ class RuntimeCodec:
         return z_bytes, self._hyper(z_hat)
 
     @torch.no_grad()
+    def hyper_features(self, y: torch.Tensor) -> torch.Tensor:
+        """The hyper features (fixed point) that :meth:`code_hyper` gives for ``y``, for a batch of latents and
+        without coding (the hyper latent rounded around the prior's medians; training of the encoder side)."""
+        return self._hyper(self.prior.round_trip(self.h_a(y)))
+
+    @torch.no_grad()
     def code_latent(self, y: torch.Tensor, hyper: torch.Tensor,
                     synthesise: bool = False) -> tuple[list[bytes], torch.Tensor | None]:
         """The group substreams of the latent ``y`` given the hyper features, and the decoded tensor in fixed

@@ -96,10 +96,7 @@ class EncoderPasses:
                 y = analysis(originals[tid], originals[codec.config.side_tensor])
             else:
                 y = analysis(originals[tid])
-            with torch.no_grad():
-                z = codec.h_a(y)
-                medians = codec.prior._medians.to(z).view(1, -1, 1, 1)
-                hyper = from_fixed(codec._hyper(torch.round(z - medians) + medians))
+            hyper = from_fixed(codec.hyper_features(y.detach()))
             others = {i: v for i, v in known.items() if not runtime.codecs[i].config.residual}
             cost = self.refiner.objective(tid, y, hyper, originals, others, base, raw_ref,
                                           variances) if objective else None
@@ -111,7 +108,7 @@ class EncoderPasses:
             passes.append((tid, y, cost, refined))
             if not codec.config.residual and tid != runtime.order[-1]:
                 with torch.no_grad():
-                    _, x_hat = self.refiner._decode(tid, codec, refined[0] if refined else y, hyper)
+                    _, x_hat = self.refiner.decode(tid, refined[0] if refined else y, hyper)
                 known[tid] = fake_fixed(x_hat)
         return passes
 
@@ -163,6 +160,8 @@ class MfcEncoderRun(TrainingRun):
         return loss, {"J": loss.item()}
 
     def validate(self, count: int = 256) -> dict:
+        if not len(self.encoder.bank.val):
+            return {}
         return {"heldout_J": round(heldout_objective(self.encoder, 0, count), 6)}
 
     def export(self, output: Path) -> dict:
@@ -187,6 +186,8 @@ def heldout_objective(encoder: EncoderPasses, refine_steps: int, count: int, bat
     or of the kept latent after ``refine_steps`` refinement steps."""
     bank = encoder.bank
     indexes = bank.val[:count]
+    if not len(indexes):
+        raise SystemExit(f"{encoder.bank_path}: no held-out samples (pictures whose index is 9 modulo 10)")
     total = 0.0
     with torch.no_grad():
         for i in range(0, len(indexes), batch):
