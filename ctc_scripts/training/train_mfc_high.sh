@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The recipe of the mfc rate points above quality 5 (issue 15; docs/mfc.md "Higher rate points (issue 15): plan"):
+# The recipe of the mfc rate points above quality 5 (issue 15; docs/mfc.md "Higher rate points (issue 15)"):
 # variant s16hi, s16 coded by its own codec at its full 20x20 resolution (64 latent channels in 4 importance
 # groups), s32 predicted from the decoded s16 by the task network's own layers 81..108; one model per lambda.
 # Trained on the feature bank of train_mfc.sh (coco-train128, photos, kodak; nothing of coco-val-dev), chosen on
@@ -48,8 +48,8 @@ run hpre --mse-only --lmbda 5 --steps "$(steps 1500)" --lr 1e-3 --rate-warmup 10
 # stage 2: task-aware, one run per lambda, 2,000 steps each: 0.1 (b) from stage 1, then 0.03 (c) from b and 0.01
 # (d) from c, towards the lower rates. With the linear path lambda 0.1 already gives s16 NMSE 0.03 at about 0.3
 # bpp (the held-out fidelity of quality 8, docs/mfc.md); the first plan's 0.3 and 1 would only add rate. Lambda
-# 0.003 (from d, session 14) fell below quality 5 on the held-out pictures (0.026 bpp, 75.5 % fidelity against
-# quality 5's 0.022 bpp, 85.4 %): coding s16 does not pay at those rates, and it is not in the recipe
+# 0.003 (from d, session 14) fell below quality 5 on the held-out pictures (round 1: 0.026 bpp, 75.5 % fidelity;
+# round 2: 0.021 bpp, 75.7 %; against quality 5's 0.022 bpp, 85.4 %): coding s16 does not pay at those rates, and it is not in the recipe
 for point in 0.1:b:hpre 0.03:c:h_b 0.01:d:h_c; do
     IFS=: read -r lmbda name init <<< "$point"
     run "h_$name" --init "$R/$init" --lmbda "$lmbda" --steps "$(steps 2000)" --lr 5e-4 --rate-warmup 0 \
