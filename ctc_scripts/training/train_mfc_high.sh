@@ -55,10 +55,10 @@ for point in 0.1:b:hpre 0.03:c:h_b 0.01:d:h_c; do
     run "h_$name" --init "$R/$init" --lmbda "$lmbda" --steps "$(steps 2000)" --lr 5e-4 --rate-warmup 0 \
         --log-every 100 --val-every 1000
 done
-# stage 3: ROUNDS (default "2", what ships since session 14) of 1,500 steps at learning rate 2e-4 (--init from
-# the round before), as the shipped main models; round 1 is stage 2 itself. ROUNDS="" stops after stage 2 (session
-# 13 shipped round 1), ROUNDS="2 3 4" trains two rounds more and measures them too (docs/mfc.md)
-ROUNDS=${ROUNDS-2}
+# stage 3: ROUNDS (default "2 3": round 3 ships since session 14) of 1,500 steps at learning rate 2e-4 (--init
+# from the round before), as the shipped main models; round 1 is stage 2 itself. ROUNDS="" stops after stage 2
+# (session 13 shipped round 1), ROUNDS="2 3 4" trains one round more and measures it too (docs/mfc.md)
+ROUNDS=${ROUNDS-2 3}
 run_of() {  # run_of ROUND LETTER: the run folder name of a round's model
     [ "$1" = 1 ] && echo "h_$2" || echo "h$1_$2"
 }
@@ -103,7 +103,7 @@ print(best)
 EOF
 )}
 # QUALITIES: the qualities shipped, those on the held-out fidelity/bpp front (6 and 7; quality 8, lambda 0.1, had
-# more rate and less fidelity than quality 7 on the held-out pictures in rounds 1 and 2: docs/mfc.md)
+# more rate and less fidelity than quality 7 on the held-out pictures in rounds 1 to 3: docs/mfc.md)
 QUALITIES=${QUALITIES:-6 7}
 echo "held-out tables: $H/r*/heldout.jsonl; shipping round $ROUND, qualities $QUALITIES"
 for quality in $QUALITIES; do
