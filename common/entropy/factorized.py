@@ -188,19 +188,21 @@ class FactorizedPrior(nn.Module):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     # ---------------------------------------------------------------- coding
-    def _symbols_and_indexes(self, y: torch.Tensor):
+    def _medians_like(self, y: torch.Tensor) -> torch.Tensor:
+        """The frozen medians shaped to broadcast over ``y`` (``(N, C, *spatial)``), on its device and dtype."""
         self._check_channels(y)
-        medians = self._medians.to(y.device, y.dtype).view(1, -1, *([1] * (y.dim() - 2)))
-        symbols = to_int32_symbols(y - medians).cpu().numpy()
+        return self._medians.to(y.device, y.dtype).view(1, -1, *([1] * (y.dim() - 2)))
+
+    def _symbols_and_indexes(self, y: torch.Tensor):
+        symbols = to_int32_symbols(y - self._medians_like(y)).cpu().numpy()
         indexes = np.broadcast_to(np.arange(self.channels, dtype=np.int64).reshape(1, -1, *([1] * (y.dim() - 2))),
                                   symbols.shape)
         return symbols, indexes
 
     def round_trip(self, y: torch.Tensor) -> torch.Tensor:
         """``decompress(compress(y))`` without coding: ``y`` rounded around the frozen medians (float32)."""
-        self._check_channels(y)
-        medians = self._medians.to(y.device, torch.float32).view(1, -1, *([1] * (y.dim() - 2)))
-        return to_int32_symbols(y - medians).to(y.device, torch.float32) + medians
+        medians = self._medians_like(y.float())
+        return to_int32_symbols(y.float() - medians).to(medians) + medians
 
     def compress(self, y: torch.Tensor) -> bytes:
         """Encode ``y`` (``(N, C, *spatial)``) with the frozen tables into one substream."""

@@ -29,12 +29,14 @@ from __future__ import annotations
 
 import argparse
 import copy
+import io
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from ...common.fileio import write_bytes_atomically
 from ...common.layers.exact import FloatGraph, fake_fixed, from_fixed
 from ...common.models.mfc import CodecConfig, MfcRuntime, analysis_spec, load_weights_file
 from ...common.tasknet.registry import load_task_network
@@ -77,10 +79,10 @@ class EncoderPasses:
 
     def passes(self, batch, refine_steps: int = 0, objective: bool = True) -> list[tuple]:
         """The codecs in coding order over a batch, as the encoder runs them: per codec, (tensor id, analysis
-        output, J of that latent (batch mean, differentiable in the analysis; None without ``objective``), and
-        with ``refine_steps`` the refiner's result: kept latents, J per picture at the start and kept). A later
-        codec sees the earlier ones decoded from their kept latents when refined, else from the analysis
-        output."""
+        output, J of that latent (batch mean, differentiable in the analysis; None without ``objective`` or with
+        ``refine_steps``, whose result holds the start's J), and with ``refine_steps`` the refiner's result:
+        kept latents, J per picture at the start and kept). A later codec sees the earlier ones decoded from
+        their kept latents when refined, else from the analysis output."""
         s16, s32, raw_ref = batch
         originals = [s16, s32]
         variances = [picture_variances(t) for t in originals]
@@ -98,13 +100,13 @@ class EncoderPasses:
                 y = analysis(originals[tid])
             hyper = from_fixed(codec.hyper_features(y.detach()))
             others = {i: v for i, v in known.items() if not runtime.codecs[i].config.residual}
-            cost = self.refiner.objective(tid, y, hyper, originals, others, base, raw_ref,
-                                          variances) if objective else None
-            refined = None
+            cost, refined = None, None
             if refine_steps:
                 with torch.enable_grad():
                     refined = self.refiner.refine_batch(tid, y.detach(), hyper, originals, others, base,
                                                         refine_steps)
+            elif objective:
+                cost = self.refiner.objective(tid, y, hyper, originals, others, base, raw_ref, variances)
             passes.append((tid, y, cost, refined))
             if not codec.config.residual and tid != runtime.order[-1]:
                 with torch.no_grad():
@@ -173,12 +175,16 @@ class MfcEncoderRun(TrainingRun):
         weights["info"] = dict(weights.get("info", {}), encoder_tuning={
             "steps": self.step, "lr": self.args.lr, "batch": self.args.batch,
             "loss": "regression" if self.args.targets else "J"})
-        output.parent.mkdir(parents=True, exist_ok=True)
-        tmp = output.with_name(output.name + ".tmp")
-        torch.save(weights, tmp)
-        tmp.replace(output)
+        save_atomically(weights, output)
         print(f"wrote {output} ({output.stat().st_size} bytes)")
         return weights
+
+
+def save_atomically(value: dict, path: Path) -> None:
+    """``torch.save`` of ``value`` to ``path``, written atomically (common/fileio.py)."""
+    buffer = io.BytesIO()
+    torch.save(value, buffer)
+    write_bytes_atomically(path, buffer.getvalue())
 
 
 def heldout_objective(encoder: EncoderPasses, refine_steps: int, count: int, batch: int = 32) -> float:
@@ -215,10 +221,7 @@ def make_targets(weights: str, bank_path: str, count: int, steps: int, output: P
     stacked = {tid: torch.cat(parts) for tid, parts in latents.items()}
     targets = {"indexes": torch.as_tensor(indexes), "latents": stacked,
                "variance": {tid: float(t.var()) for tid, t in stacked.items()}, "steps": steps}
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(output.name + ".tmp")
-    torch.save(targets, tmp)
-    tmp.replace(output)
+    save_atomically(targets, output)
     print(f"wrote {output}")
 
 
