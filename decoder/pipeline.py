@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..common.bitstream import Bitstream, parse
+from ..common.bitstream import SIDE_INFORMATION, Bitstream, parse
 from ..common.config import DecoderConfig
 from ..common.errors import ConfigError, InputError
 from ..common.output import DecodedOutput, check_hash, with_geometry
@@ -24,6 +24,7 @@ class DecodeResult:
     hash_hex: str | None  # None: not checked (partial decode); an adapted output: its plain picture's
     decode_seconds: float
     tool: str = ""  # the registered name of the stream's tool
+    needed_bytes: int = 0  # the stream's bytes less the payloads a partial decode left unread (max_groups)
 
 
 def read_bitstream_file(path: str) -> bytes:
@@ -53,4 +54,16 @@ def decode_bytes(data: bytes, config: DecoderConfig, tracer: Tracer | None = Non
         hash_hex = output.plain_hash  # checked by the tool on the plain picture the adapted one is made from
     else:
         hash_hex = check_hash(output, bitstream.output_hash)
-    return DecodeResult(bitstream, output, hash_hex, time.perf_counter() - start, decoder.entry.name)
+    return DecodeResult(bitstream, output, hash_hex, time.perf_counter() - start, decoder.entry.name,
+                        len(data) - unread_payload_bytes(bitstream, config.max_groups))
+
+
+def unread_payload_bytes(bitstream: Bitstream, max_groups: int | None) -> int:
+    """The bytes of the channel groups that a decode of the first ``max_groups`` groups of every tensor
+    leaves unread (their entropy-coded payloads; side information is always read): what a stream cut down to
+    that decode would not carry. 0 for a full decode."""
+    if max_groups is None:
+        return 0
+    return sum(len(unit["pl_data"]) for unit in bitstream.payloads
+               if unit["pl_type"] == 0 and unit["pl_group_idx"] != SIDE_INFORMATION
+               and unit["pl_group_idx"] >= max_groups)

@@ -66,6 +66,20 @@ def test_point_key_follows_the_settings(shared):
         load_ctc_config(CTC_DIR / "small.yaml", preset="medium").point_key(uncompressed, None)
 
 
+def test_decode_settings_reach_the_decoder_and_the_key():
+    values = {"dataset": {"name": "x", "images": "/tmp"},
+              "codecs": [{"name": "m", "tool": "mfc", "qualities": [2]},
+                         {"name": "m2", "tool": "mfc", "qualities": [2], "decode": {"max_groups": 2}}]}
+    config = load_ctc_config(values=values)
+    full, part = config.codec("m"), config.codec("m2")
+    assert config.decoder_config(full).max_groups is None and config.decoder_config(part).max_groups == 2
+    assert config.point_key(full, 2) != config.point_key(part, 2)
+    assert config_from_dict(config.to_dict()) == config
+    values["codecs"][1]["decode"] = {"max_groups": 3}
+    other = load_ctc_config(values=values)
+    assert other.point_key(other.codec("m2"), 2) != config.point_key(part, 2)
+
+
 def test_overrides():
     values = {"dataset": {"name": "x"}, "codecs": [{"name": "a", "tool": "vvc-image", "qps": [1]}]}
     apply_override(values, "statistics.bootstrap=10")
@@ -96,6 +110,16 @@ def test_overrides():
     ({"statistics": {"confidence": 2}}, "statistics.confidence"),
     ({"bd": {"methods": ["akima"]}}, "bd.methods"),
     ({"name": "a b"}, "name must be"),
+    ({"codecs": [{"tool": "vvc-image", "qps": [37], "decode": {"max_groups": 1}}]},
+     "vvc-image streams have no channel groups"),
+    ({"codecs": [{"tool": "vvc-image", "qps": [37], "decode": {"task_network": "yolo-fastest-1.1"}}]},
+     "vvc-image's decoder has no task adapters"),
+    ({"codecs": [{"tool": "uncompressed", "decode": {"max_groups": 1}}]}, "decodes nothing"),
+    ({"codecs": [{"tool": "mfc", "qualities": [2], "decode": {"max_groups": -1}}]}, "max_groups -1 outside"),
+    ({"codecs": [{"tool": "mfc", "qualities": [2], "decode": {"max_groups": "2"}}]}, "must be an integer"),
+    ({"codecs": [{"tool": "mfc", "qualities": [2], "decode": {"device": "cpu"}}]}, "unknown key 'device'"),
+    ({"codecs": [{"tool": "mfc", "qualities": [2], "decode": {"task_network": "yolo-fastest-1.1"}}]},
+     "mfc's decoder has no task adapters"),
 ])
 def test_bad_values(change, message):
     values = {"name": "t", "dataset": {"name": "x", "images": "/tmp"},

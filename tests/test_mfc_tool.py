@@ -123,12 +123,21 @@ def test_residual_mode(tiny, photo):
 def test_partial_decoding(tiny, photo):
     encoded = encode(photo)
     full = decode_bytes(encoded.data, DecoderConfig())
+    assert full.needed_bytes == len(encoded.data)
+    payloads = parse(encoded.data).payloads
+    needed = []
     for k in range(len(GROUPS)):
         part = decode_bytes(encoded.data, DecoderConfig(max_groups=k))
         assert part.output.partial and part.hash_hex is None
         assert part.output.md5() != full.output.md5()
+        # charged the stream less the payloads of the groups it left unread (not the hyper latents)
+        unread = sum(len(u["pl_data"]) for u in payloads if u["pl_group_idx"] >= k)
+        assert part.needed_bytes == len(encoded.data) - unread
+        needed.append(part.needed_bytes)
+    assert needed == sorted(needed) and len(set(needed)) == len(needed)
     same = decode_bytes(encoded.data, DecoderConfig(max_groups=len(GROUPS) + 3))
     assert not same.output.partial and same.hash_hex == full.hash_hex
+    assert same.needed_bytes == len(encoded.data)
 
 
 def test_wrong_model_hash_and_corrupt_payload_refused(tiny, photo):

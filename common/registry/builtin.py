@@ -113,6 +113,7 @@ CI_ICM = ToolEntry(
         qualities=tuple(range(1, 7)),
     ),
     groups=True,
+    adapters=True,
 )
 
 BUILTIN_TOOLS = (VVC_IMAGE, VVC_FEATURE, MFC, NPP_VVC, CI_ICM)

@@ -77,6 +77,8 @@ class ToolEntry:
     settings); ``description`` is one line for ``--help`` and the docs. ``tool_id`` None: the id that the
     syntax's ``TOOLS`` table gives ``name`` (a tool outside the specification gives its own, not in that
     table). ``groups``: the decoder can decode the first K channel groups (``icm-dec --max-groups``).
+    ``adapters``: the decoder can adapt its picture to a task network (``icm-dec --task-network``, the
+    DecoderConfig's ``task_network``; ci-icm's TSCA adapters); other tools' decoders ignore that setting.
     ``default_anchor``: the CTC compares against the first codec of this tool when its configuration names
     no anchors."""
 
@@ -89,6 +91,7 @@ class ToolEntry:
     settings: tuple[Setting, ...] = ()
     models: ModelSet | None = None
     groups: bool = False
+    adapters: bool = False
     default_anchor: bool = False
     tool_id: int | None = None
 

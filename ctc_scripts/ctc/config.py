@@ -30,7 +30,10 @@ RECORD_VERSION = 1
 TOP_KEYS = {"name", "dataset", "task_network", "task_input_size", "device", "inner", "codecs", "anchors",
             "reference", "output", "jobs", "statistics", "bd"}
 DATASET_KEYS = {"name", "images", "annotations", "segmentation_annotations", "limit", "extensions"}
-CODEC_KEYS = {"name", "tool", "qps", "qualities", "resample", "settings", "inner", "label"}
+CODEC_KEYS = {"name", "tool", "qps", "qualities", "resample", "settings", "inner", "label", "decode"}
+# A codec's decoder settings (icm-dec's): decode only the first k channel groups (tools with groups), or the
+# picture of a task network's adapter (tools with adapters). Both change what is decoded, so both enter the key.
+DECODE_KEYS = {"max_groups", "task_network"}
 STATISTICS_KEYS = {"bootstrap", "confidence", "seed", "fidelity_threshold"}
 BD_KEYS = {"methods", "min_overlap"}
 INNER_KEYS = {"encoder", "decoder", "preset", "vtm_encoder", "vtm_decoder", "vtm_cfg"}
@@ -63,6 +66,7 @@ class CodecConfig:
     inner: dict = field(default_factory=dict)
     label: str | None = None
     qualities: list[int] = field(default_factory=list)
+    decode: dict = field(default_factory=dict)  # DecoderConfig settings (DECODE_KEYS)
 
     @property
     def coded(self) -> bool:
@@ -133,7 +137,8 @@ class CtcConfig:
 
     def decoder_config(self, codec: CodecConfig) -> DecoderConfig:
         inner = {**self.inner, **codec.inner}
-        return load_config(DecoderConfig, None, device=self.device, **{f"inner_{k}": v for k, v in inner.items()})
+        return load_config(DecoderConfig, None, device=self.device, **codec.decode,
+                           **{f"inner_{k}": v for k, v in inner.items()})
 
     def point_key(self, codec: CodecConfig, qp: int | None) -> str:
         """A fingerprint of everything that determines a point's per-image results (not the device
@@ -162,6 +167,8 @@ class CtcConfig:
             resources = tool.resource_fingerprint(encoder_config)
             if resources:  # e.g. the hash of a learned model's weights: retrained weights redo the point
                 described["resources"] = resources
+            if codec.decode:
+                described["decode"] = dict(codec.decode)
         text = json.dumps(described, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -434,9 +441,32 @@ def _codec(entry, where: str) -> CodecConfig:
         _check_tool_settings(registry.get(tool), {"resample": resample}, f"{where} ({name})")
     elif resample is not None:
         raise ConfigError(f"{where} ({name}): '{UNCOMPRESSED}' takes no 'resample'")
+    decode = _decode_settings(entry.get("decode") or {}, None if tool == UNCOMPRESSED else registry.get(tool),
+                              f"{where} ({name}): decode")
     return CodecConfig(name=name, tool=tool, qps=qps, qualities=qualities,
                        resample=None if resample is None else str(resample),
-                       settings=dict(settings), inner=dict(inner), label=entry.get("label"))
+                       settings=dict(settings), inner=dict(inner), label=entry.get("label"), decode=decode)
+
+
+def _decode_settings(values, tool: ToolEntry | None, where: str) -> dict:
+    """A codec's ``decode`` mapping, checked: ``max_groups`` (a non-negative integer; tools whose decoder has
+    channel groups) and ``task_network`` (a task network of the syntax; tools whose decoder has adapters)."""
+    from ...common.syntax.structures import TASK_NETWORKS
+
+    _check_keys(values, DECODE_KEYS, where)
+    if values and tool is None:
+        raise ConfigError(f"{where}: '{UNCOMPRESSED}' decodes nothing")
+    if "max_groups" in values:
+        _int(values["max_groups"], f"{where}: max_groups", 0)
+        if not tool.groups:
+            raise ConfigError(f"{where}: max_groups: {tool.name} streams have no channel groups to leave out")
+    if "task_network" in values:
+        names = [n for n in TASK_NETWORKS.values() if n != "none"]
+        if values["task_network"] not in names:
+            raise ConfigError(f"{where}: unknown task_network {values['task_network']!r} (known: {', '.join(names)})")
+        if not tool.adapters:
+            raise ConfigError(f"{where}: task_network: {tool.name}'s decoder has no task adapters")
+    return dict(values)
 
 
 def _rate_points(tool: ToolEntry, qps, qualities, settings: dict, where: str) -> tuple[list[int], list[int]]:

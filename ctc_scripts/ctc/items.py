@@ -8,7 +8,9 @@ For each (codec, QP) point and each image the work item
    runs, hash check included);
 3. runs the task network on the decoded output: the whole network on a decoded picture, NN part 2 of the
    stream's task network on decoded feature tensors (as ``icm-dec --detections``);
-4. writes ``<image>.json`` atomically and once (``publish_record``): bits, picture size, encode / decode /
+4. writes ``<image>.json`` atomically and once (``publish_record``): bits (those the decode needs: a
+   codec that decodes only the first k channel groups, ``decode: {max_groups: k}``, is charged the stream
+   less the payloads of the other groups), picture size, encode / decode /
    task seconds, the decoded-output MD5, the detections (COCO results format; instance masks as RLE when the
    network gives them) and the point's key (a fingerprint of its settings).
 
@@ -148,7 +150,7 @@ def finish_item(spec: dict, encoded: dict | None) -> dict:
         start = time.perf_counter()
         detections = detect_output(decoded.output, decoded.bitstream.parameter_set, spec)
         _synchronize(device)
-        record.update(width=encoded["width"], height=encoded["height"], bits=8 * len(data),
+        record.update(width=encoded["width"], height=encoded["height"], bits=8 * decoded.needed_bytes,
                       encode_s=encoded["encode_s"], decode_s=decoded.decode_seconds,
                       task_s=time.perf_counter() - start, md5=decoded.hash_hex,
                       bitstream=Path(spec["bitstream"]).name)

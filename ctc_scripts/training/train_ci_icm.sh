@@ -6,6 +6,11 @@
 #   bash ctc_scripts/training/train_ci_icm.sh                  # CPU, one thread per run, runs one after another
 #   DEVICE=cuda bash ctc_scripts/training/train_ci_icm.sh      # on a GPU
 #   THREADS=2 bash ctc_scripts/training/train_ci_icm.sh
+#   PART=main bash ctc_scripts/training/train_ci_icm.sh        # only the main model and its adapters
+#   PART=ablations bash ctc_scripts/training/train_ci_icm.sh   # only the baseline and the ablations
+#
+# The two parts share no run, so on a machine with two cores they can run side by side, one process each
+# (PART=main and PART=ablations); the default (PART=all) runs both, one after the other.
 #
 # Order: the main model first (stage 1 rate + MSE, stage 2 task-aware), its two TSCA adapters, then the
 # baseline and the ablations, each with its own shorter schedule and a reference of the same length.
@@ -16,6 +21,8 @@ R=$OUT/runs
 T="$PY -m icm.ctc_scripts.training.train_ci_icm"
 DEV="--device ${DEVICE:-cpu} --threads ${THREADS:-1}"
 LOG="--log-every 25 --save-every 100"
+PART=${PART:-all}
+case $PART in all|main|ablations) ;; *) echo "PART must be all, main or ablations, not '$PART'" >&2; exit 2;; esac
 # stage 1: rate + picture MSE, no detector (192x192 patches of augmented 320x320 views, batch 8)
 PRE="--stage pre --lr 1e-3 --warmup-steps 100 --rate-warmup 200 --val-every 500 $LOG $DEV"
 # stage 2: task-aware (the frozen XL detector distilled), on whole 320x320 views (what the codec codes; 192x192
@@ -35,12 +42,15 @@ run() {  # run NAME ARGS...: train into $R/NAME unless it is finished
 }
 
 # the main model
+if [ "$PART" != ablations ]; then
 run pre --steps 8000 $PRE
 run main --init "$R/pre" --steps 4000 $TASK
 run ad_xl --init "$R/main" --task-network yolo-fastest-1.1-xl $ADAPT
 run ad_yf --init "$R/main" --task-network yolo-fastest-1.1 $ADAPT
+fi
 # baseline and ablations: stage 1 1,500 steps, stage 2 2,000 steps each; "short" is the main structure on the
 # same schedule (the reference of the ablations)
+[ "$PART" = main ] && exit 0
 for pair in short: baseline:--baseline noorder:--no-order nogain:--no-group-gains noctx:--no-ctx; do
     name=${pair%%:*}; flag=${pair#*:}
     run "${name}_pre" --steps 1500 $flag $PRE
