@@ -18,7 +18,7 @@ import numpy as np
 
 from ..common.bitstream import SIDE_INFORMATION, Bitstream
 from ..common.config import DecoderConfig
-from ..common.errors import BitstreamError, ConfigError
+from ..common.errors import BitstreamError, ConfigError, ResourceError
 from ..common.layers.exact import ACT_FRAC_BITS
 from ..common.models.channel_groups import GAIN_SCALE
 from ..common.output import DecodedOutput, check_hash
@@ -60,8 +60,8 @@ class CiIcmDecoder(ToolDecoder):
             raise ConfigError(f"ci-icm model {model.path.name} has no adapter for task network '{task_network}' "
                               f"(it has: {', '.join(mconfig.task_networks)})")
         quality = model.quality
-        if quality > mconfig.qualities:
-            raise BitstreamError(f"ci-icm model {model.path.name} has no quality {quality}")
+        if quality > mconfig.qualities:  # a model id that names no model of the file: a model it does not have
+            raise ResourceError(f"ci-icm model {model.path.name} has no quality {quality}")
         size = mconfig.input_size
         if not ps["ps_resampling_flag"] or (ps["ps_coded_width"], ps["ps_coded_height"]) != (size, size):
             raise BitstreamError(f"ci-icm model {ps['ps_model_id']} codes pictures at {size}x{size}; "

@@ -198,10 +198,24 @@ def test_stream_checks(tiny, photo, encoded_q2):
     bitstream.payloads = [u for u in bitstream.payloads if u["pl_group_idx"] != len(GROUPS) - 1]
     with pytest.raises(BitstreamError, match="missing payload"):
         decode_bytes(serialize(bitstream), DecoderConfig())
+    bitstream = parse(encoded_q2.data)
+    bitstream.parameter_set["ps_model_id"] = 5  # the main model's quality 5: the tiny file has qualities 1..3
+    with pytest.raises(ResourceError, match="has no quality 5"):
+        decode_bytes(serialize(bitstream), DecoderConfig())
+    bitstream.parameter_set["ps_model_id"] = 12  # the ablations' reference at quality 2: no such file here
+    with pytest.raises(ResourceError, match="ci-icm-short.npz not found"):
+        decode_bytes(serialize(bitstream), DecoderConfig())
     with pytest.raises(ConfigError, match="qualities 1..3"):
         encode_picture(photo, EncoderConfig(tool="ci-icm", quality=5))
     with pytest.raises(ConfigError):
         encode_picture(photo, EncoderConfig(tool="ci-icm", quality=7))
+
+
+def test_model_families():
+    assert ENTRY.models.family_names() == ["ci-icm", "short", "baseline", "noorder", "nogain", "noctx"]
+    assert [ENTRY.models.model_id(f, 2) for f in ENTRY.models.family_names()] == [2, 12, 22, 32, 42, 52]
+    assert ENTRY.models.resolve_id(56) == ("noctx", 6)
+    assert ENTRY.adapters and ENTRY.groups
 
 
 def test_tool_instances_share_the_model(tiny, photo):

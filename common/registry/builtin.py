@@ -108,7 +108,16 @@ CI_ICM = ToolEntry(
                 "channel groups and task-specific decoder adapters",
     models=OneFileModelSet(
         tool="ci-icm",
-        families=(ModelFamily("ci-icm", 0, "ci-icm.npz", "the main model (one file for every quality)"),),
+        families=(
+            ModelFamily("ci-icm", 0, "ci-icm.npz", "the main model (one file for every quality)"),
+            ModelFamily("short", 10, "ci-icm-short.npz", "the ablations' reference: the main structure on the "
+                                                         "ablations' shorter schedule"),
+            ModelFamily("baseline", 20, "ci-icm-baseline.npz", "the hyperprior baseline: one group, one gain, no "
+                                                               "order loss, no channel context"),
+            ModelFamily("noorder", 30, "ci-icm-noorder.npz", "ablation without the channel order loss"),
+            ModelFamily("nogain", 40, "ci-icm-nogain.npz", "ablation without per-group gains"),
+            ModelFamily("noctx", 50, "ci-icm-noctx.npz", "ablation without the channel-group context"),
+        ),
         loader="icm.common.models.ci_icm:load_runtime",
         qualities=tuple(range(1, 7)),
     ),
