@@ -177,6 +177,21 @@ class FactorizedPrior(nn.Module):
             self._table_cache = TableSet.build(cdfs, self._offset.cpu().numpy())
         return self._table_cache
 
+    def check_tables(self) -> None:
+        """Build and check the frozen tables now (not at the first decode): every channel's length within its
+        row and the coder's limits, every CDF 16-bit and strictly increasing (TableSet), finite medians.
+        ValueError (one line) for tables a decoder cannot use (docs/entropy.md E.8)."""
+        cdf, lengths = self._quantized_cdf, self._cdf_length
+        if cdf.dim() != 2 or cdf.shape[0] != self.channels or tuple(lengths.shape) != (self.channels,) \
+                or tuple(self._offset.shape) != (self.channels,) or tuple(self._medians.shape) != (self.channels,):
+            raise ValueError(f"factorized-prior tables must have {self.channels} channels")
+        if lengths.numel() and (int(lengths.min()) < 2 or int(lengths.max()) > cdf.shape[1]):
+            raise ValueError("a factorized-prior table length lies outside its row")
+        if not torch.isfinite(self._medians).all():
+            raise ValueError("factorized-prior medians must be finite")
+        self._table_cache = None
+        self._tables()
+
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # Frozen tables have data-dependent sizes: adopt the incoming shapes before copying.
         for name in _FROZEN_BUFFERS:

@@ -169,6 +169,62 @@ class GraphSpec:
                    [Node(op, tuple(srcs), arg, act) for op, srcs, arg, act in values["nodes"]],
                    None if values.get("outputs") is None else tuple(values["outputs"]))
 
+    def output_shapes(self, input_shapes: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+        """The (C, H, W) shapes of the graph's outputs for inputs of ``input_shapes``, checking that the graph
+        holds together (docs/decoding.md D.6.2, D.6.3): every source an earlier node or an input the graph has,
+        the channels a convolution expects, equal shapes for ``add``, equal sizes for ``cat``, channels a
+        shuffle can divide, outputs that are nodes. ValueError (one line) otherwise."""
+        for k, c in enumerate(self.convs):
+            values = (c.in_channels, c.out_channels, c.kernel, c.stride, c.groups)
+            if any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values) \
+                    or c.in_channels % c.groups or c.out_channels % c.groups:
+                raise ValueError(f"convolution {k}: bad sizes {list(values)}")
+        shapes: list[tuple[int, int, int]] = []
+
+        def get(index, n: int) -> tuple[int, int, int]:
+            if isinstance(index, bool) or not isinstance(index, int) or not -len(input_shapes) <= index < n:
+                raise ValueError(f"node {n}: source {index!r} is neither an earlier node nor an input")
+            return input_shapes[-1 - index] if index < 0 else shapes[index]
+
+        for n, node in enumerate(self.nodes):
+            sources = [get(i, n) for i in node.srcs]
+            single = node.op in ("conv", "shuffle", "act")
+            if (single and len(sources) != 1) or not sources:
+                raise ValueError(f"node {n}: {node.op} with {len(sources)} sources")
+            if node.op == "conv":
+                if isinstance(node.arg, bool) or not isinstance(node.arg, int) or not 0 <= node.arg < len(self.convs):
+                    raise ValueError(f"node {n}: no convolution {node.arg!r}")
+                c = self.convs[node.arg]
+                ch, h, w = sources[0]
+                if ch != c.in_channels:
+                    raise ValueError(f"node {n}: convolution {node.arg} takes {c.in_channels} channels, not {ch}")
+                p = c.kernel // 2
+                h, w = (h + 2 * p - c.kernel) // c.stride + 1, (w + 2 * p - c.kernel) // c.stride + 1
+                if h < 1 or w < 1:
+                    raise ValueError(f"node {n}: convolution {node.arg} gives an empty output")
+                shapes.append((c.out_channels, h, w))
+            elif node.op == "add":
+                if any(s != sources[0] for s in sources):
+                    raise ValueError(f"node {n}: add of different shapes {sources}")
+                shapes.append(sources[0])
+            elif node.op == "cat":
+                if any(s[1:] != sources[0][1:] for s in sources):
+                    raise ValueError(f"node {n}: cat of different sizes {sources}")
+                shapes.append((sum(s[0] for s in sources), *sources[0][1:]))
+            elif node.op == "shuffle":
+                r = node.arg
+                ch, h, w = sources[0]
+                if isinstance(r, bool) or not isinstance(r, int) or r < 1 or ch % (r * r):
+                    raise ValueError(f"node {n}: shuffle by {r!r} of {ch} channels")
+                shapes.append((ch // (r * r), h * r, w * r))
+            else:
+                shapes.append(sources[0])
+        outputs = self.output_indices()
+        if not outputs or any(isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < len(shapes)
+                              for i in outputs):
+            raise ValueError(f"outputs {list(outputs)} are not nodes of the graph")
+        return [shapes[i] for i in outputs]
+
 
 def _run(spec: GraphSpec, inputs, conv_fn, add_fn, act_fn):
     values: list[torch.Tensor] = []

@@ -87,7 +87,7 @@ import torch
 from torch import nn
 
 from ..entropy.factorized import FactorizedPrior
-from ..entropy.gaussian import GaussianConditional
+from ..entropy.gaussian import DEFAULT_SCALE_TABLE_Q16, GaussianConditional
 from ..layers.exact import ACT_FRAC_BITS, ACT_LIMIT, ExactGraph, FloatGraph, GraphSpec, fake_fixed, to_fixed
 from .channel_groups import GAIN_SCALE, GroupCoding, code_groups, gain_grid, group_bounds, ste_round
 
@@ -436,6 +436,61 @@ def _unscale_fixed(a: torch.Tensor, gain_q16: int) -> torch.Tensor:
     return _round_div(a.to(torch.int64) * GAIN_SCALE, gain_q16).to(torch.float64).clamp_(-ACT_LIMIT, ACT_LIMIT)
 
 
+PRIOR_DTYPES = (np.int32, np.int32, np.int32, np.float32)  # of PRIOR_BUFFERS, as the file holds them
+CONFIG_INTEGERS = ("input_size", "latent_channels", "hyper_channels", "hyper_width", "qualities")
+
+
+def _check_config_values(values) -> None:
+    """The decoder-relevant values of a file's ``config`` JSON, with their JSON types (docs/decoding.md D.12)."""
+    if not isinstance(values, dict):
+        raise ValueError("config must be a JSON object")
+    for key in CONFIG_INTEGERS:
+        if isinstance(values.get(key), bool) or not isinstance(values.get(key), int) or values[key] < 1:
+            raise ValueError(f"config.{key} must be a positive integer")
+    groups = values.get("groups")
+    if not isinstance(groups, list) or not groups or any(isinstance(g, bool) or not isinstance(g, int) or g < 1
+                                                           for g in groups):
+        raise ValueError("config.groups must be a list of positive integers")
+    if not isinstance(values.get("context"), bool):
+        raise ValueError("config.context must be true or false")
+    networks = values.get("task_networks")
+    if not isinstance(networks, list) or any(not isinstance(t, str) for t in networks):
+        raise ValueError("config.task_networks must be a list of names")
+    if values["input_size"] % 64 or not 1 <= values["qualities"] <= 6:
+        raise ValueError("config.input_size must be a multiple of 64 and config.qualities 1..6")
+
+
+def _check_gains(values, shape: tuple, key: str) -> None:
+    values = np.asarray(values)
+    if values.dtype != np.int64 or values.shape != shape or values.min() < 1 or values.max() >= 1 << 24:
+        raise ValueError(f"{key} must be int64 {shape} in [1, 2**24)")
+
+
+def _check_graphs(c: CiIcmConfig, specs: dict) -> None:
+    """The file's graphs are the ones a decoder runs (docs/decoding.md D.12): their names, and the shapes they
+    map between at the model's input size."""
+    s, lat = c.input_size, c.input_size // 16
+    names = {"g_a", "h_a"} | set(decoder_graph_names(c))
+    if set(specs) != names:
+        raise ValueError(f"specs must hold the graphs {sorted(names)}")
+    expect = {"g_a": ([(3, s, s)], [(c.latent_channels, lat, lat)]),
+              "h_a": ([(c.latent_channels, lat, lat)], [(c.hyper_channels, s // 64, s // 64)]),
+              "h_s": ([(c.hyper_channels, s // 64, s // 64)], [(c.hyper_width, lat, lat)])}
+    for g, (lo, hi) in enumerate(c.bounds()):
+        inputs = [(c.hyper_width, lat, lat)] + ([(lo, lat, lat)] if c.context and g else [])
+        expect[f"e{g}"] = (inputs, [(2 * (hi - lo), lat, lat)])
+    for name, (inputs, outputs) in expect.items():
+        if specs[name].output_shapes(inputs) != outputs:
+            raise ValueError(f"graph {name} does not map {inputs} to {outputs}")
+    shapes = specs["g_s"].output_shapes([(c.latent_channels, lat, lat)])
+    if len(shapes) != 2 or shapes[1] != (3, s, s):
+        raise ValueError(f"graph g_s must give a feature map and a 3 x {s} x {s} picture")
+    for t in c.task_networks:
+        name = f"adapter.{adapter_key(t)}"
+        if specs[name].output_shapes([shapes[0], shapes[1]]) != [(3, s, s)]:
+            raise ValueError(f"graph {name} must map the feature map and the picture to a picture")
+
+
 class CiIcmRuntime:
     """A loaded runtime weights file (the dict of :func:`export_runtime`, e.g. ``dict(np.load(path,
     allow_pickle=False))``): the encoder's float analysis, the exact hyper synthesis, entropy parameters,
@@ -445,16 +500,21 @@ class CiIcmRuntime:
         if str(weights["format"]) != FORMAT:
             raise ValueError(f"not an {FORMAT} weights file")
         self.device = torch.device(device)
-        self.config = CiIcmConfig.from_dict(json.loads(str(weights["config"])))
+        config_values = json.loads(str(weights["config"]))
+        _check_config_values(config_values)
+        self.config = CiIcmConfig.from_dict(config_values)
         self.info = json.loads(str(weights["info"]))
         specs = {name: GraphSpec.from_dict(v) for name, v in json.loads(str(weights["specs"])).items()}
+        _check_graphs(self.config, specs)
         self.encoder_graphs = {}
         for name in ("g_a", "h_a"):
             graph = FloatGraph(specs[name])
             state = {}
             for k in range(len(specs[name].convs)):
-                state[f"convs.{k}.weight"] = torch.from_numpy(weights[f"{name}.w{k}"].astype(np.float32))
-                state[f"convs.{k}.bias"] = torch.from_numpy(weights[f"{name}.b{k}"].astype(np.float32))
+                for key, kind in ((f"{name}.w{k}", "weight"), (f"{name}.b{k}", "bias")):
+                    if weights[key].dtype != np.float16:
+                        raise ValueError(f"{key} must be float16")
+                    state[f"convs.{k}.{kind}"] = torch.from_numpy(weights[key].astype(np.float32))
             graph.load_state_dict(state)
             self.encoder_graphs[name] = graph.to(self.device).eval().requires_grad_(False)
         self.graphs: dict[str, ExactGraph] = {}
@@ -464,18 +524,28 @@ class CiIcmRuntime:
                                    for key in graph.state_dict()})
             graph.check_bounds()
             self.graphs[name] = graph.to(self.device)
+        groups, qualities = len(self.config.groups), self.config.qualities
+        _check_gains(weights["gains_q16"], (qualities, groups), "gains_q16")
+        _check_gains(weights["hyper_gains_q16"], (qualities,), "hyper_gains_q16")
         self.gains_q16 = [[int(v) for v in row] for row in weights["gains_q16"]]
         self.hyper_gains_q16 = [int(v) for v in weights["hyper_gains_q16"]]
         self.priors = []
         for q in range(self.config.qualities):
             prior = FactorizedPrior(self.config.hyper_channels)
-            prior.load_state_dict({f"_{key}": torch.from_numpy(np.asarray(weights[f"prior{q}.{key}"]))
-                                   for key in PRIOR_BUFFERS}, strict=False)
+            state = {}
+            for key, dtype in zip(PRIOR_BUFFERS, PRIOR_DTYPES):
+                value = np.asarray(weights[f"prior{q}.{key}"])
+                if value.dtype != dtype:
+                    raise ValueError(f"prior{q}.{key} must be {np.dtype(dtype).name}")
+                state[f"_{key}"] = torch.from_numpy(value)
+            prior.load_state_dict(state, strict=False)
+            prior.check_tables()
             self.priors.append(prior)
-        self.gaussian = GaussianConditional(tuple(int(v) for v in weights["gaussian.scale_table_q16"]))
-        groups, qualities = len(self.config.groups), self.config.qualities
-        if len(self.gains_q16) != qualities or any(len(r) != groups for r in self.gains_q16):
-            raise ValueError("gains do not match the configuration")
+        table = np.asarray(weights["gaussian.scale_table_q16"])
+        if table.dtype != np.int64 or tuple(int(v) for v in table.reshape(-1)) != DEFAULT_SCALE_TABLE_Q16 \
+                or table.shape != (len(DEFAULT_SCALE_TABLE_Q16),):
+            raise ValueError("gaussian.scale_table_q16 must be the 64 scales of docs/entropy.md E.5.1")
+        self.gaussian = GaussianConditional(DEFAULT_SCALE_TABLE_Q16)
 
     # -- shapes
     def latent_shape(self, height: int, width: int) -> tuple[int, int]:

@@ -471,6 +471,7 @@ class RuntimeCodec:
         self.g_s = self._exact(synthesis_spec(self.config), values["g_s"])
         self.prior = FactorizedPrior(self.config.hyper_channels)
         self.prior.load_state_dict(values["prior"], strict=False)
+        self.prior.check_tables()  # refused at load (not at the first decode) when a decoder cannot use them
         self.gaussian = GaussianConditional()
         self.gains_q16 = [int(g) for g in values["gains_q16"]]
         if len(self.e) != len(self.config.groups) or len(self.gains_q16) != len(self.config.groups):

@@ -3,9 +3,9 @@
     python -m icm.ctc_scripts.conformance.spec_cross_check [--only NAME ...]
 
 Every entry that decodes (full or partial) is decoded by ``spec_decoder`` (VVC by ffmpeg, everything after it
-and all of ``mfc`` from docs/decoding.md), its full decodes checked against the stream's own hash (MD5 or CRC-32,
-D.7), and the MD5 of its output compared with the manifest's: so the suite's expected outputs do not rest on
-``icm-dec`` alone. Every entry that must be refused must be refused by ``spec_decoder`` too, as a level-limit or
+and all of ``mfc`` and ``ci-icm`` from docs/decoding.md), its full decodes checked against the stream's own hash
+(MD5 or CRC-32, D.7), and the MD5 of its output compared with the manifest's: so the suite's expected outputs do
+not rest on ``icm-dec`` alone. Every entry that must be refused must be refused by ``spec_decoder`` too, as a level-limit or
 range error (``icm-dec`` exit status 5), a model it does not have (7) or another error (4) as the manifest says. Needs torch once, to convert
 the ``mfc`` weights (``dump_weights``).
 """
@@ -38,7 +38,23 @@ def spec_md5(data: bytes, max_groups: int | None, models: dict, folder: Path, ff
         if name not in models:
             models.update(models_from_pt([name], folder))
         model = models[name]
+    elif stream["ps"]["ps_tool_id"] == 3 and stream["ps"]["ps_model_id"]:
+        name, _ = sd.ci_icm_model_name(stream["ps"]["ps_model_id"])  # D.11.1 (ModelError if none)
+        if name not in models:
+            models[name] = sd.load_ci_icm_model(ci_icm_folders(), stream["ps"]["ps_model_id"])
+        model = models[name]
     return sd.output_md5(sd.decode(stream, ffmpeg, model, max_groups), stream)
+
+
+def ci_icm_folders() -> list[Path]:
+    """Where the ``ci-icm`` weights files are looked for, as ``icm-dec`` does: the folder named by
+    ``ICM_CI_ICM_WEIGHTS``, then ``common/models/weights``."""
+    import os
+
+    from icm.common.models.zoo import WEIGHTS_DIR
+
+    extra = os.environ.get("ICM_CI_ICM_WEIGHTS")
+    return ([Path(extra)] if extra else []) + [WEIGHTS_DIR]
 
 
 def spec_status(error) -> int:

@@ -2,16 +2,20 @@
 
 It exists to check the specification, not to replace ``icm-dec``: it never imports ``icm``, torch or the
 ``range-coder`` package. It uses Python integers, numpy, hashlib and struct, and reads the ``mfc`` weights from the
-non-pickle ``.npz`` + JSON that ``dump_weights.py`` writes. Section numbers in comments refer to
-``docs/decoding.md`` (D.x) and ``docs/entropy.md`` (E.x); the syntax and level limits are those of
-``docs/bitstream.md``.
+non-pickle ``.npz`` + JSON that ``dump_weights.py`` writes and the ``ci-icm`` weights from their own ``.npz`` (D.12).
+Section numbers in comments refer to ``docs/decoding.md`` (D.x) and ``docs/entropy.md`` (E.x); the syntax and
+level limits are those of ``docs/bitstream.md``.
 
 Covered: the container (D.2: version byte, units, level limits, payload substreams, the default task input size,
 the checks across units), the range decoder and encoder (E.2), every table (E.3 to E.6), the substream layout
 (E.7), the ``mfc`` decoding process with the headers its model implies and its integer networks (D.5, D.6), the
-steps of ``vvc-image`` and ``vvc-feature`` that follow the VVC decoder (D.3, D.4): colour conversion, chroma
-upsampling, resampling, untiling, dequantisation; and the decoded-output hash, MD5 or CRC-32 (D.7). The VVC
-decoding itself is not re-implemented (``decode_vvc`` calls ffmpeg).
+``ci-icm`` decoding process (D.11): its weights file read with ``numpy.load(..., allow_pickle=False)`` and checked
+as D.12 says (``CiIcmModel``), the model ids, the implied or sent channel-group header and its checks, the hyper
+latent with its gain, the channel groups with their gains and the channel-importance context, synthesis, the
+resampling to the output size, partial decoding and the task adapters; the steps of ``vvc-image`` and
+``vvc-feature`` that follow the VVC decoder (D.3, D.4): colour conversion, chroma upsampling, resampling,
+untiling, dequantisation; and the decoded-output hash, MD5 or CRC-32 (D.7). The VVC decoding itself is not
+re-implemented (``decode_vvc`` calls ffmpeg).
 """
 from __future__ import annotations
 
@@ -41,7 +45,7 @@ class HashError(SpecError):
 
 
 class ModelError(SpecError):
-    """A model the decoder does not have, or a model file that is not valid (``icm-dec`` exit status 7, D.9)."""
+    """A model the decoder does not have, or a model file that is not valid (``icm-dec`` exit status 7, D.9, D.12)."""
 
 
 # ================================================================================================ D.2 container
@@ -210,7 +214,8 @@ def _channel_group_header(r: BitReader, lv: Level) -> dict:
         if scale <= 0:
             raise LevelError("cg_scale is not > 0")
         cg["cg_scale"].append(scale)
-    cg["cg_offset"] = [r.fl32() for _ in range(groups)] if r.u(1) else [0.0] * groups
+    cg["cg_offset_flag"] = r.u(1)
+    cg["cg_offset"] = [r.fl32() for _ in range(groups)] if cg["cg_offset_flag"] else [0.0] * groups
     if r.u(1):
         cg["cg_channel_index"] = [lv.check("cg_channel_index", r.ue(), limit="max_channels")
                                   for _ in range(cg["cg_num_channels"])]
@@ -692,9 +697,10 @@ def check_bound(w: np.ndarray, b: np.ndarray, s: np.ndarray, k: int) -> None:
             raise ModelError(f"conv {k}: a partial sum could reach 2^52 (D.6.1)")
 
 
-def run_graph(graph: dict, weights: dict, inputs: list[np.ndarray]) -> np.ndarray:
+def run_graph(graph: dict, weights: dict, inputs: list[np.ndarray], every_output: bool = False):
     """D.6: ``graph`` = {"convs": [[cin, cout, k, stride, groups]...], "nodes": [[op, srcs, arg, act]...],
-    "outputs": None or [i]}; ``weights[f"w{k}"]`` etc."""
+    "outputs": None or [i]}; ``weights[f"w{k}"]`` etc. With ``every_output`` the list of the nodes ``outputs``
+    names (``ci-icm``'s ``g_s``, D.6.2, D.11.4)."""
     values: list[np.ndarray] = []
 
     def get(i: int) -> np.ndarray:
@@ -722,6 +728,8 @@ def run_graph(graph: dict, weights: dict, inputs: list[np.ndarray]) -> np.ndarra
         else:
             raise SpecError(f"unknown op {op}")
         values.append(out)
+    if every_output:
+        return [values[i] for i in graph["outputs"]] if graph.get("outputs") else [values[-1]]
     index = graph["outputs"][0] if graph.get("outputs") else len(values) - 1
     return values[index]
 
@@ -862,6 +870,20 @@ class MfcModel:
         return {"tensors": tensors}, headers
 
 
+def prior_tables(cdf: np.ndarray, length: np.ndarray, offset: np.ndarray, where: str) -> list[tuple]:
+    """The factorized-prior tables of E.8, one ``(cdf, low, 0)`` per channel; ModelError unless each channel's
+    first ``cdf_length`` entries (3 to min(L, 1025)) rise strictly from 0 to 2^16."""
+    tables = []
+    for ch in range(cdf.shape[0]):
+        size = int(length[ch])
+        entries = [int(v) for v in cdf[ch, :size]] if 3 <= size <= min(cdf.shape[1], 1025) else []
+        if not entries or entries[0] != 0 or entries[-1] != 1 << 16 or any(
+                a >= b for a, b in zip(entries, entries[1:])):
+            raise ModelError(f"{where} channel {ch}: not a table of E.8")
+        tables.append((tuple(entries), int(offset[ch]), 0))
+    return tables
+
+
 def decode_codec(model: MfcModel, index: int, stream: dict, cg: dict, height: int, width: int,
                  max_groups: int | None = None, trace=None) -> np.ndarray:
     """D.5.3 to D.5.6: one coded latent -> its decoded tensor (fixed point, int64, C x H x W).
@@ -891,12 +913,14 @@ def decode_codec(model: MfcModel, index: int, stream: dict, cg: dict, height: in
         substream(stream, tensor_id, i)
     # hyper latent: substream 0, factorized prior, table per channel (E.8)
     prior = model.sub(f"codecs/{index}/prior/")
-    cdfs, lengths, lows = prior["_quantized_cdf"], prior["_cdf_length"], prior["_offset"]
-    medians = prior["_medians"].astype(np.float32)
     zc = c["hyper_channels"]
+    medians = np.asarray(prior["_medians"])
+    if prior["_quantized_cdf"].shape[0] != zc or medians.shape != (zc,) or not np.isfinite(medians).all():
+        raise ModelError(f"codec {index}: prior tables of another channel count, or a median not finite (E.8)")
+    tables = prior_tables(prior["_quantized_cdf"], prior["_cdf_length"], prior["_offset"], f"codec {index} prior")
+    medians = medians.astype(np.float32)
     z_idx = [ch for ch in range(zc) for _ in range(hh * hw)]
-    z_sym = decode_indexed(substream(stream, tensor_id, 0), z_idx,
-                           lambda t: (tuple(int(v) for v in cdfs[t, :lengths[t]]), int(lows[t]), 0))
+    z_sym = decode_indexed(substream(stream, tensor_id, 0), z_idx, lambda t: tables[t])
     if trace:
         trace(tensor_id, 0, z_idx, z_sym)
     z_hat = (np.array(z_sym, np.int64).astype(np.float32).reshape(zc, hh, hw) + medians[:, None, None])
@@ -1004,6 +1028,343 @@ def decode_mfc(stream: dict, model: MfcModel, max_groups: int | None = None, tra
         if t["fh_coding_mode"] == 1:
             decoded[t["fh_tensor_id"]] = predict(decoded[t["fh_reference_id"]])
     return [(decoded[t["fh_tensor_id"]].astype(np.float64) / 1024.0).astype(np.float32) for t in fh["tensors"]]
+
+
+# ================================================================================================ D.11 ci-icm
+
+CI_ICM_FORMAT = "icm-ci-icm-1"
+CI_ICM_FAMILIES = {0: "ci-icm.npz", 10: "ci-icm-short.npz", 20: "ci-icm-baseline.npz", 30: "ci-icm-noorder.npz",
+                   40: "ci-icm-nogain.npz", 50: "ci-icm-noctx.npz"}  # D.11.1: id base -> file
+CI_ICM_QUALITIES = range(1, 7)
+ACTIVATIONS = ("none", "relu", "leaky")  # D.6.2
+
+
+def ci_icm_model_name(model_id: int) -> tuple[str, int]:
+    """D.11.1: (file name, quality ``Q``) that ``ps_model_id`` names; an id that names none (0 included: the
+    caller refuses 0 first, exit status 4) is a model the decoder does not have."""
+    name, quality = CI_ICM_FAMILIES.get(model_id // 10 * 10), model_id % 10
+    if name is None or quality not in CI_ICM_QUALITIES:
+        raise ModelError(f"ps_model_id {model_id} names no ci-icm model")
+    return name, quality
+
+
+def adapter_key(name: str) -> str:
+    """D.11.7: the graph ``adapter.KEY`` of the task network ``name``."""
+    return "adapter." + name.replace(".", "_").replace("-", "_")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def graph_shapes(graph, weights: dict, inputs: list[tuple[int, int, int]], label: str) -> list[tuple[int, ...]]:
+    """D.6.2, D.6.3, D.12: checks a graph of a model file (its nodes, every convolution's weights against its
+    shape and D.6.1) and returns the shapes of its outputs (the ``outputs`` nodes, or the last node) for inputs
+    of the shapes ``inputs``; a graph that does not hold together is not a valid model file."""
+    def bad(why: str):
+        raise ModelError(f"{label}: {why} (D.12)")
+
+    if not isinstance(graph, dict) or not isinstance(graph.get("convs"), list) or not isinstance(
+            graph.get("nodes"), list) or not graph["nodes"]:
+        bad("not a graph")
+    convs = graph["convs"]
+    for k, spec in enumerate(convs):
+        if not (isinstance(spec, list) and len(spec) == 5 and all(_is_int(v) for v in spec)):
+            bad(f"convolution {k} is not [cin, cout, kernel, stride, groups]")
+        cin, cout, kernel, stride, groups = spec
+        if min(spec) < 1 or cin % groups or cout % groups:
+            bad(f"convolution {k} {spec}")
+        for key, dtype, shape in ((f"w{k}", np.int16, (cout, cin // groups, kernel, kernel)),
+                                  (f"b{k}", np.int64, (cout,)), (f"s{k}", np.int8, (cout,))):
+            array = weights.get(key)
+            if array is None or array.dtype != dtype or array.shape != shape:
+                bad(f"{key} missing or not {np.dtype(dtype).name} {shape}")
+        check_bound(weights[f"w{k}"], weights[f"b{k}"], weights[f"s{k}"], k)  # D.6.1
+    shapes: list[tuple[int, int, int]] = []
+    for n, node in enumerate(graph["nodes"]):
+        if not (isinstance(node, list) and len(node) == 4 and isinstance(node[1], list) and node[1]
+                and all(_is_int(i) for i in node[1]) and isinstance(node[3], str)):
+            bad(f"node {n} is not [op, sources, arg, act]")
+        op, srcs, arg, act = node
+        if any(i >= n or i < -len(inputs) for i in srcs):
+            bad(f"node {n} reads a source it does not have")
+        src = [inputs[-1 - i] if i < 0 else shapes[i] for i in srcs]
+        if op in ("conv", "add", "act") and act not in ACTIVATIONS:
+            bad(f"node {n}: activation {act!r}")
+        if op == "conv":
+            if len(src) != 1 or not _is_int(arg) or not 0 <= arg < len(convs):
+                bad(f"node {n}: convolution {arg!r}")
+            cin, cout, kernel, stride, _ = convs[arg]
+            c, h, w = src[0]
+            p = kernel // 2
+            ho, wo = (h + 2 * p - kernel) // stride + 1, (w + 2 * p - kernel) // stride + 1
+            if c != cin or ho < 1 or wo < 1:
+                bad(f"node {n}: convolution {arg} on a {src[0]} input")
+            shapes.append((cout, ho, wo))
+        elif op == "add":
+            if any(s != src[0] for s in src):
+                bad(f"node {n}: add of shapes {src}")
+            shapes.append(src[0])
+        elif op == "cat":
+            if any(s[1:] != src[0][1:] for s in src):
+                bad(f"node {n}: cat of shapes {src}")
+            shapes.append((sum(s[0] for s in src),) + src[0][1:])
+        elif op == "shuffle":
+            c, h, w = src[0]
+            if len(src) != 1 or not _is_int(arg) or arg < 1 or c % (arg * arg):
+                bad(f"node {n}: shuffle {arg!r} of {src[0]}")
+            shapes.append((c // (arg * arg), h * arg, w * arg))
+        elif op == "act":
+            if len(src) != 1:
+                bad(f"node {n}: act of several sources")
+            shapes.append(src[0])
+        else:
+            bad(f"node {n}: unknown op {op!r}")
+    outputs = graph.get("outputs")
+    if outputs is None:
+        return [shapes[-1]]
+    if not isinstance(outputs, list) or not outputs or any(
+            not _is_int(i) or not 0 <= i < len(shapes) for i in outputs):
+        bad(f"outputs {outputs!r}")
+    return [shapes[i] for i in outputs]
+
+
+class CiIcmModel:
+    """A ``ci-icm`` weights file (D.12), read with ``numpy.load(path, allow_pickle=False)`` and checked: a file that
+    is missing or not a valid model file raises ``ModelError`` (exit status 7)."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.name = self.path.name
+        if not self.path.is_file():
+            raise ModelError(f"no ci-icm model file {self.path}")
+        self.model_hash = int.from_bytes(hashlib.sha256(self.path.read_bytes()).digest()[:4], "big")  # D.2.5
+        try:
+            with np.load(self.path, allow_pickle=False) as data:
+                self.arrays = {key: data[key] for key in data.files}
+        except Exception as exc:  # not a numpy zip, or an array that needs pickle
+            raise ModelError(f"{self.name}: not a numpy zip of arrays ({exc})") from exc
+        self._validate()
+
+    def _text(self, key: str):
+        array = self.arrays.get(key)
+        if array is None or array.shape != () or array.dtype.kind != "U":
+            raise ModelError(f"{self.name}: {key} is not a 0-d string (D.12)")
+        return str(array)
+
+    def _json(self, key: str):
+        try:
+            return json.loads(self._text(key))
+        except ValueError as exc:
+            raise ModelError(f"{self.name}: {key} is not JSON (D.12)") from exc
+
+    def _array(self, key: str, dtype, shape: tuple | None = None, ndim: int | None = None) -> np.ndarray:
+        array = self.arrays.get(key)
+        if array is None or array.dtype != dtype or (shape is not None and array.shape != shape) or (
+                ndim is not None and array.ndim != ndim):
+            raise ModelError(f"{self.name}: {key} missing or not {np.dtype(dtype).name} {shape or ''} (D.12)")
+        return array
+
+    def sub(self, graph: str) -> dict:
+        """The weights of graph ``graph`` (``graph.w0`` -> ``w0``, D.12)."""
+        prefix = graph + "."
+        return {k[len(prefix):]: v for k, v in self.arrays.items()
+                if k.startswith(prefix) and k[len(prefix):][:1] in ("w", "b", "s") and k[len(prefix) + 1:].isdigit()}
+
+    def _validate(self) -> None:
+        """D.12, "Valid model files"."""
+        def bad(why: str):
+            raise ModelError(f"{self.name}: {why} (D.12)")
+
+        if self._text("format") != CI_ICM_FORMAT:
+            bad("format is not icm-ci-icm-1")
+        config, specs = self._json("config"), self._json("specs")
+        self._text("info")  # informative, but listed
+        if not isinstance(config, dict) or not isinstance(specs, dict):
+            bad("config or specs is not a JSON object")
+        self.config, self.specs = config, specs
+        s, n, groups = config.get("input_size"), config.get("latent_channels"), config.get("groups")
+        c, width, q = config.get("hyper_channels"), config.get("hyper_width"), config.get("qualities")
+        if not all(_is_int(v) and v >= 1 for v in (s, n, c, width, q)) or s % 64:
+            bad("input_size, latent_channels, hyper_channels, hyper_width or qualities")
+        if not isinstance(groups, list) or not groups or not all(_is_int(g) and g >= 1 for g in groups) or \
+                sum(groups) != n:
+            bad("the groups are not positive sizes that add up to latent_channels")
+        if not 1 <= q <= 6 or not isinstance(config.get("context"), bool):
+            bad("qualities not in 1..6, or context not a boolean")
+        networks = config.get("task_networks")
+        if not isinstance(networks, list) or not all(isinstance(t, str) for t in networks):
+            bad("task_networks is not a list of names")
+        self.input_size, self.latent_channels, self.groups = s, n, list(groups)
+        self.hyper_channels, self.hyper_width, self.qualities = c, width, q
+        self.context, self.task_networks = config["context"], list(networks)
+        big_g = len(groups)
+        self.gains_q16 = self._array("gains_q16", np.int64, (q, big_g))
+        self.hyper_gains_q16 = self._array("hyper_gains_q16", np.int64, (q,))
+        for gains in (self.gains_q16, self.hyper_gains_q16):
+            if gains.min() < 1 or gains.max() >= 1 << 24:
+                bad("a gain outside [1, 2^24)")
+        if [int(v) for v in self._array("gaussian.scale_table_q16", np.int64, (64,))] != list(SCALES_Q16):
+            bad("gaussian.scale_table_q16 is not E.5.1's")
+        self.priors = []
+        for row in range(q):
+            cdf = self._array(f"prior{row}.quantized_cdf", np.int32, ndim=2)
+            length = self._array(f"prior{row}.cdf_length", np.int32, (c,))
+            offset = self._array(f"prior{row}.offset", np.int32, (c,))
+            medians = self._array(f"prior{row}.medians", np.float32, (c,))
+            if cdf.shape[0] != c or not np.isfinite(medians).all():
+                bad(f"prior{row}: tables of another channel count, or a median not finite")
+            self.priors.append((prior_tables(cdf, length, offset, f"prior{row}"), medians))
+        hs, lat = s // 16, s // 64
+        expected = ["h_s", "g_s"] + [f"e{g}" for g in range(big_g)] + [adapter_key(t) for t in networks]
+        if set(specs) != set(expected + ["g_a", "h_a"]):
+            bad("specs lacks a graph, or holds one that is not the model's")
+        for key in ("g_a", "h_a"):  # encoder-only, not run here; their float16 arrays exist (D.12's table)
+            convs = specs[key].get("convs") if isinstance(specs[key], dict) else None
+            if not isinstance(convs, list) or not all(
+                    isinstance(c, list) and len(c) == 5 and all(_is_int(v) and v >= 1 for v in c) for c in convs):
+                bad(f"{key} is not a graph")
+            for k, (cin, cout, kernel, _, conv_groups) in enumerate(convs):
+                self._array(f"{key}.w{k}", np.float16, (cout, cin // conv_groups, kernel, kernel))
+                self._array(f"{key}.b{k}", np.float16, (cout,))
+        if graph_shapes(specs["h_s"], self.sub("h_s"), [(c, lat, lat)], "h_s") != [(width, hs, hs)]:
+            bad("h_s does not map C x S/64 x S/64 to hyper_width x S/16 x S/16")
+        for g, size in enumerate(groups):
+            inputs = [(width, hs, hs)] + ([(sum(groups[:g]), hs, hs)] if self.context and g else [])
+            if graph_shapes(specs[f"e{g}"], self.sub(f"e{g}"), inputs, f"e{g}") != [(2 * size, hs, hs)]:
+                bad(f"e{g} does not give 2 n_g channels at S/16 x S/16")
+        out = graph_shapes(specs["g_s"], self.sub("g_s"), [(n, hs, hs)], "g_s")
+        if specs["g_s"].get("outputs") is None or len(out) != 2 or out[1] != (3, s, s):
+            bad("g_s does not have the two outputs f and a 3 x S x S picture")
+        self.f_shape = out[0]
+        for t in networks:
+            key = adapter_key(t)
+            if graph_shapes(specs[key], self.sub(key), [self.f_shape, (3, s, s)], key) != [(3, s, s)]:
+                bad(f"{key} does not map (f, rgb) to 3 x S x S")
+        for key in ["h_s"] + [f"e{g}" for g in range(big_g)] + [adapter_key(t) for t in networks]:
+            outputs = specs[key].get("outputs")
+            if outputs is not None and len(outputs) != 1:
+                bad(f"{key} has more than one output (D.6.2)")
+
+    def layout(self, quality: int) -> dict:
+        """D.11.1: the channel-group header the model implies at quality ``quality`` (1-based)."""
+        gains = [int(v) for v in self.gains_q16[quality - 1]]
+        return {"cg_tensor_id": 0, "cg_num_channels": self.latent_channels, "cg_group_size": list(self.groups),
+                "cg_scale": [float(np.float32(g / 65536)) for g in gains], "cg_offset_flag": 0,
+                "cg_offset": [0.0] * len(gains), "cg_channel_index": None}
+
+
+def load_ci_icm_model(folders, model_id: int) -> CiIcmModel:
+    """D.11.1: the model file that ``ps_model_id`` names, from the first of ``folders`` (one folder or a list)
+    that has it; ``ModelError`` when the id names none or no folder has the file."""
+    name, _ = ci_icm_model_name(model_id)
+    for folder in [folders] if isinstance(folders, (str, os.PathLike)) else list(folders or []):
+        if (Path(folder) / name).is_file():
+            return CiIcmModel(Path(folder) / name)
+    raise ModelError(f"no ci-icm model file {name}")
+
+
+def ci_icm_header(stream: dict, model: CiIcmModel, quality: int) -> dict:
+    """D.11.1: the channel-group header in use (implied when ``ps_model_layout_flag`` = 1), checked."""
+    if stream["ps"]["ps_model_layout_flag"]:
+        cgs = [model.layout(quality)]
+    else:
+        cgs = stream["cg"]
+    if len(cgs) != 1:
+        raise SpecError("ci-icm: not exactly one channel-group header")
+    (cg,) = cgs
+    if cg["cg_tensor_id"] != 0 or cg["cg_group_size"] != model.groups or cg["cg_offset_flag"] or \
+            cg["cg_channel_index"] is not None:
+        raise SpecError("ci-icm: the channel-group header is not the model's layout (D.11.1)")
+    if [scale * 65536 for scale in cg["cg_scale"]] != [int(v) for v in model.gains_q16[quality - 1]]:
+        raise SpecError("ci-icm: gains that differ from the model's (D.11.1)")
+    return cg
+
+
+def ci_icm_pixels(rgb: np.ndarray) -> np.ndarray:
+    """D.11.4: a fixed-point 3 x S x S picture -> 8-bit S x S x 3."""
+    return np.clip((rgb.transpose(1, 2, 0) * 255 + (1 << 9)) >> 10, 0, 255).astype(np.uint8)
+
+
+def gain_round(v: np.ndarray, gain: int) -> np.ndarray:
+    """``sat(round(v * 2^16 / gain))``, halves up (D.11.2, D.11.3)."""
+    return np.clip((2 * 65536 * v + gain) // (2 * gain), -ACT_LIMIT, ACT_LIMIT)
+
+
+def scale_indexes(q: np.ndarray) -> list[int]:
+    """E.5.4 for every value of ``q`` (raster order): the number of ``S_j * 2^10 < max(q, 0) * 2^16``, at most
+    63 (``scale_index`` vectorised)."""
+    edges = np.array(SCALES_Q16, np.int64) << 10
+    return np.minimum(np.searchsorted(edges, np.maximum(q.reshape(-1), 0) << 16, side="left"), 63).tolist()
+
+
+def decode_ci_icm(stream: dict, model: CiIcmModel | None, max_groups: int | None = None,
+                  task_network: str | None = None, trace=None) -> tuple[np.ndarray, np.ndarray | None]:
+    """D.11: (the output picture P resized, ``ps_picture_height x ps_picture_width x 3``; the picture adapted for
+    ``task_network``, resized, or None). ``trace(substream_index, table_indexes, values)`` sees every substream
+    read."""
+    ps = stream["ps"]
+    if not ps["ps_model_id"]:
+        raise SpecError("ci-icm: ps_model_id 0 (D.11.1)")
+    name, quality = ci_icm_model_name(ps["ps_model_id"])
+    if model is None or model.name != name:
+        raise ModelError(f"ci-icm: no model file {name}")
+    if ps["ps_model_hash"] != model.model_hash:
+        raise ModelError(f"ci-icm: {name} does not have the stream's ps_model_hash")
+    if quality > model.qualities:
+        raise ModelError(f"ci-icm: quality {quality} above the model's {model.qualities}")
+    s, groups = model.input_size, model.groups
+    if ps["ps_inner_codec_id"] or stream["fh"] is not None:
+        raise SpecError("ci-icm: an inner codec or a feature header (D.11.1)")
+    if not ps["ps_resampling_flag"] or (ps["ps_coded_width"], ps["ps_coded_height"]) != (s, s):
+        raise SpecError(f"ci-icm: the coded size is not the model's {s} x {s} (D.11.1)")
+    if any(pl["pl_type"] != 0 for pl in stream["pl"].values()):
+        raise SpecError("ci-icm: a payload of pl_type 1")
+    ci_icm_header(stream, model, quality)
+    if task_network is not None and task_network not in model.task_networks:
+        raise ValueError(f"the model has no adapter for {task_network!r} (a usage error, D.11.7)")
+    count = len(groups) if max_groups is None else min(max_groups, len(groups))
+    for i in range(count + 1):  # D.2.4: the substreams this decode reads must be there
+        substream(stream, 0, i)
+    q = quality - 1
+    # D.11.2 the hyper latent
+    hz = s // 64
+    tables, medians = model.priors[q]
+    t = [ch for ch in range(model.hyper_channels) for _ in range(hz * hz)]
+    v = decode_indexed(substream(stream, 0, 0), t, lambda ch: tables[ch])
+    if trace:
+        trace(0, t, v)
+    z_hat = np.array(v, np.int64).astype(np.float32).reshape(-1, hz, hz) + medians[:, None, None]  # binary32
+    a = np.clip(np.round(z_hat.astype(np.float64) * 1024.0), -ACT_LIMIT, ACT_LIMIT).astype(np.int64)  # half even
+    hyper = run_graph(model.specs["h_s"], model.sub("h_s"), [gain_round(a, int(model.hyper_gains_q16[q]))])
+    # D.11.3 the channel groups
+    units = []
+    for g, size in enumerate(groups):
+        gain = int(model.gains_q16[q][g])
+        inputs = [hyper, np.concatenate(units, axis=0)] if model.context and g else [hyper]
+        out = run_graph(model.specs[f"e{g}"], model.sub(f"e{g}"), inputs)
+        mean = np.clip((2 * out[:size] * gain + (1 << 16)) >> 17, -ACT_LIMIT, ACT_LIMIT)
+        scale = np.clip((2 * out[size:] * gain + (1 << 16)) >> 17, -ACT_LIMIT, ACT_LIMIT)
+        if g < count:
+            idx = scale_indexes(scale)
+            sym = decode_indexed(substream(stream, 0, 1 + g), idx, gaussian_table)
+            if trace:
+                trace(1 + g, idx, sym)
+            value = np.clip(np.array(sym, np.int64).reshape(mean.shape) * 1024 + mean, -ACT_LIMIT, ACT_LIMIT)
+        else:  # D.11.6: substream 1 + g is not read
+            value = mean
+        units.append(gain_round(value, gain))
+    # D.11.4 synthesis, D.11.5 output size, D.11.7 adapters
+    f, rgb = run_graph(model.specs["g_s"], model.sub("g_s"), [np.concatenate(units, axis=0)], every_output=True)
+    width, height = ps["ps_picture_width"], ps["ps_picture_height"]
+    kernel = {0: "bicubic", 1: "bilinear"}[ps["ps_resampling_filter_idc"]]
+    picture = resample_rgb(ci_icm_pixels(rgb), width, height, kernel)
+    adapted = None
+    if task_network is not None:
+        key = adapter_key(task_network)
+        adapted = resample_rgb(ci_icm_pixels(run_graph(model.specs[key], model.sub(key), [f, rgb])),
+                               width, height, kernel)
+    return picture, adapted
 
 
 # ================================================================================================ D.3, D.4 VVC tools
@@ -1246,9 +1607,15 @@ def check_hash(output, stream: dict) -> None:
         raise HashError("decoded-output hash mismatch")
 
 
-def decode(stream: dict, ffmpeg: str | None = None, model: MfcModel | None = None,
-           max_groups: int | None = None):
-    """D.2.5: the tool's output (a picture, or the list of tensors), hash-checked unless partial."""
+def decode(stream: dict, ffmpeg: str | None = None, model: MfcModel | CiIcmModel | None = None,
+           max_groups: int | None = None, task_network: str | None = None, ci_icm_weights=None):
+    """D.2.5: the tool's output (a picture, or the list of tensors), hash-checked unless partial.
+
+    ``model`` is the model file the decoder has for the stream's ``ps_model_id``: an ``MfcModel`` (``mfc``, named
+    by ``mfc_model_name``) or a ``CiIcmModel`` (``ci-icm``, named by ``ci_icm_model_name``); for ``ci-icm`` it may
+    instead be looked up in the folder(s) ``ci_icm_weights`` (``load_ci_icm_model``). ``task_network`` asks a
+    ``ci-icm`` decode for the picture adapted for that task network (D.11.7; the hash is checked on the plain
+    picture)."""
     tool = stream["ps"]["ps_tool_id"]
     if tool in (0, 4):  # npp-vvc decodes as vvc-image (D.3.7)
         output = decode_vvc_image(stream, ffmpeg)
@@ -1256,7 +1623,18 @@ def decode(stream: dict, ffmpeg: str | None = None, model: MfcModel | None = Non
         output = decode_vvc_feature(stream, ffmpeg)
     elif tool == 2:
         output = decode_mfc(stream, model, max_groups=max_groups)
-    else:  # 3: not specified by this version; 5..255: reserved (D.2.5)
+        if max_groups is not None and all(max_groups >= len(c["groups"]) for c in model.codecs):
+            max_groups = None  # D.5.7: K >= G for every codec is a full decode, hash-checked
+    elif tool == 3:
+        if not isinstance(model, CiIcmModel):
+            model = None
+            if stream["ps"]["ps_model_id"] and ci_icm_weights is not None:
+                model = load_ci_icm_model(ci_icm_weights, stream["ps"]["ps_model_id"])
+        output, adapted = decode_ci_icm(stream, model, max_groups=max_groups, task_network=task_network)
+        if max_groups is None or max_groups >= len(model.groups):  # D.11.6: K >= G is a full decode
+            check_hash(output, stream)
+        return output if adapted is None else adapted
+    else:  # 5..255: reserved (D.2.5)
         raise SpecError(f"ps_tool_id {tool}: not covered by this specification")
     if max_groups is None:
         check_hash(output, stream)
