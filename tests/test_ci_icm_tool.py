@@ -4,6 +4,7 @@ folder (``ICM_CI_ICM_WEIGHTS``): round trip with the decoded-output hash, 1 vs 2
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import time
 
@@ -216,6 +217,35 @@ def test_model_families():
     assert [ENTRY.models.model_id(f, 2) for f in ENTRY.models.family_names()] == [2, 12, 22, 32, 42, 52]
     assert ENTRY.models.resolve_id(56) == ("noctx", 6)
     assert ENTRY.adapters and ENTRY.groups
+
+
+def test_ctc_codecs_with_decode_settings(tiny, shared, tmp_path):
+    """The CTC runs ci-icm with a decoder setting per codec: a partial decode is charged only the bytes it
+    reads (and has no MD5), an adapted decode is the adapter's picture (its record holds the plain picture's
+    checked hash, as icm-dec reports it)."""
+    from icm.ctc_scripts.ctc.config import load_ctc_config
+    import json
+
+    from icm.ctc_scripts.ctc.runner import run_ctc
+
+    values = {"name": "ci-icm-decode", "dataset": {"name": "coco-val-dev", "limit": 2},
+              "statistics": {"bootstrap": 0},
+              "codecs": [{"tool": "uncompressed"},
+                         {"name": "full", "tool": "ci-icm", "qualities": [2]},
+                         {"name": "k1", "tool": "ci-icm", "qualities": [2], "decode": {"max_groups": 1}},
+                         {"name": "yf", "tool": "ci-icm", "qualities": [2],
+                          "decode": {"task_network": "yolo-fastest-1.1"}}]}
+    config = load_ctc_config(values=values, output=str(tmp_path / "run"))
+    run_ctc(config, progress=False)
+    records = {name: [json.loads(p.read_text()) for p in sorted((tmp_path / "run" / "points" / name).rglob("*.json"))
+                      if p.name != "complexity.json"] for name in ("full", "k1", "yf")}
+    assert all(len(r) == 2 for r in records.values())
+    for full, part, adapted in zip(records["full"], records["k1"], records["yf"]):
+        stream = (tmp_path / "run" / "points" / "full" / "q2" / full["bitstream"]).read_bytes()
+        unread = sum(len(u["pl_data"]) for u in parse(stream).payloads if u["pl_group_idx"] >= 1)
+        assert full["bits"] == adapted["bits"] == 8 * len(stream) and part["bits"] == full["bits"] - 8 * unread
+        assert part["md5"] is None and adapted["md5"] == full["md5"] is not None
+        assert full["detections"] != adapted["detections"]
 
 
 def test_tool_instances_share_the_model(tiny, photo):
