@@ -222,30 +222,37 @@ def test_model_families():
 def test_ctc_codecs_with_decode_settings(tiny, shared, tmp_path):
     """The CTC runs ci-icm with a decoder setting per codec: a partial decode is charged only the bytes it
     reads (and has no MD5), an adapted decode is the adapter's picture (its record holds the plain picture's
-    checked hash, as icm-dec reports it)."""
+    checked hash, as icm-dec reports it); icm-ctc retask decodes the adapted codec through the new network's
+    adapter and leaves the plain one plain."""
     from icm.ctc_scripts.ctc.config import load_ctc_config
-    import json
-
+    from icm.ctc_scripts.ctc.retask import run_retask
     from icm.ctc_scripts.ctc.runner import run_ctc
 
     values = {"name": "ci-icm-decode", "dataset": {"name": "coco-val-dev", "limit": 2},
               "statistics": {"bootstrap": 0},
               "codecs": [{"tool": "uncompressed"},
-                         {"name": "full", "tool": "ci-icm", "qualities": [2]},
+                         {"name": "plain", "tool": "ci-icm", "qualities": [2]},
                          {"name": "k1", "tool": "ci-icm", "qualities": [2], "decode": {"max_groups": 1}},
-                         {"name": "yf", "tool": "ci-icm", "qualities": [2],
-                          "decode": {"task_network": "yolo-fastest-1.1"}}]}
-    config = load_ctc_config(values=values, output=str(tmp_path / "run"))
-    run_ctc(config, progress=False)
-    records = {name: [json.loads(p.read_text()) for p in sorted((tmp_path / "run" / "points" / name).rglob("*.json"))
-                      if p.name != "complexity.json"] for name in ("full", "k1", "yf")}
-    assert all(len(r) == 2 for r in records.values())
-    for full, part, adapted in zip(records["full"], records["k1"], records["yf"]):
-        stream = (tmp_path / "run" / "points" / "full" / "q2" / full["bitstream"]).read_bytes()
+                         {"name": "xl", "tool": "ci-icm", "qualities": [2],
+                          "decode": {"task_network": "yolo-fastest-1.1-xl"}}]}
+    run_ctc(load_ctc_config(values=values, output=str(tmp_path / "a")), progress=False)
+
+    def records(run: str, name: str) -> list[dict]:
+        return [json.loads(p.read_text()) for p in sorted((tmp_path / run / "points" / name).rglob("*.json"))
+                if p.name != "complexity.json"]
+
+    for plain, part, adapted in zip(records("a", "plain"), records("a", "k1"), records("a", "xl"), strict=True):
+        stream = (tmp_path / "a" / "points" / "plain" / "q2" / plain["bitstream"]).read_bytes()
         unread = sum(len(u["pl_data"]) for u in parse(stream).payloads if u["pl_group_idx"] >= 1)
-        assert full["bits"] == adapted["bits"] == 8 * len(stream) and part["bits"] == full["bits"] - 8 * unread
-        assert part["md5"] is None and adapted["md5"] == full["md5"] is not None
-        assert full["detections"] != adapted["detections"]
+        assert plain["bits"] == adapted["bits"] == 8 * len(stream) and part["bits"] == plain["bits"] - 8 * unread
+        assert part["md5"] is None and adapted["md5"] == plain["md5"] is not None
+        assert plain["detections"] != adapted["detections"]
+    run_retask(tmp_path / "a", "yolo-fastest-1.1", tmp_path / "b", codecs=["uncompressed", "plain", "xl"],
+               progress=False)
+    decode = {c["name"]: c["decode"] for c in json.loads((tmp_path / "b" / "run.json").read_text())["config"]["codecs"]}
+    assert decode == {"uncompressed": {}, "plain": {}, "xl": {"task_network": "yolo-fastest-1.1"}}
+    for plain, adapted in zip(records("b", "plain"), records("b", "xl"), strict=True):
+        assert adapted["md5"] == plain["md5"]  # (the tiny model's pictures give yolo-fastest-1.1 nothing to detect)
 
 
 def test_tool_instances_share_the_model(tiny, photo):

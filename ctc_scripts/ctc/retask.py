@@ -12,6 +12,10 @@ record per image that names run A's bitstream, and the report of ``icm-ctc repor
 against B on the original pictures, BD-rate with intervals). Rates and encode times are run A's; the one
 item per point that counts multiply-accumulates encodes the first picture in memory, as ``icm-ctc run`` does.
 
+A codec decoded through run A's task network's adapter (``decode: {task_network: A}``, ci-icm's TSCA) is
+decoded through B's adapter instead, so that each network reads the picture made for it; a codec decoded
+plain stays plain (ci-icm's TSCA ablation: the same streams without an adapter).
+
 Only codecs whose streams decode to a picture qualify: a feature codec's stream names the network whose split
 features it carries, and another network cannot read them (``icm-ctc retask`` refuses it with one line).
 The run resumes as ``icm-ctc run`` does: a record with the current key is never redone.
@@ -43,10 +47,20 @@ def retask_config(source: str | Path, task_network: str, output: str | Path, cod
     if task_network == config.task_network:
         raise ConfigError(f"{source} was evaluated with {task_network} already")
     new = replace(config, task_network=task_network, output=str(output),
-                  codecs=[codec for codec in config.codecs if codec.name in chosen],
+                  codecs=[_adapted_to(codec, config.task_network, task_network)
+                          for codec in config.codecs if codec.name in chosen],
                   anchors=[name for name in config.anchors if name in chosen],
                   reference=config.reference if config.reference in chosen else None)
     return new, dataset, keys
+
+
+def _adapted_to(codec, network_a: str, network_b: str):
+    """``codec``, decoded through ``network_b``'s task adapter where it was decoded through ``network_a``'s
+    (``decode: {task_network: A}``, e.g. ci-icm's TSCA): each network reads the picture of its own adapter.
+    A codec decoded plain, or through another network's adapter, is decoded as in run A."""
+    if codec.decode.get("task_network") != network_a:
+        return codec
+    return replace(codec, decode=dict(codec.decode, task_network=network_b))
 
 
 def _source_record(source: Path, spec: dict, keys: dict) -> dict:
