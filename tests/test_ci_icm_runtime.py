@@ -12,7 +12,7 @@ import torch
 from icm.common.layers.exact import from_fixed
 from icm.common.models.ci_icm import CiIcmModel, CiIcmRuntime, export_runtime
 from icm.common.threads import torch_threads
-from tests.test_ci_icm_model import pictures, tiny_config
+from tests.test_ci_icm_model import pictures, tiny_config, train_a_little
 
 
 @pytest.fixture(scope="module")
@@ -20,16 +20,7 @@ def exported():
     with torch_threads(1):
         torch.manual_seed(7)
         model = CiIcmModel(tiny_config())
-        # a few steps so that the prior's quantiles and the networks are not at their initial values
-        opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-        x = pictures(2, seed=8)
-        for _ in range(3):
-            out = model(x, torch.tensor([0, 2]))
-            loss = out["bits"].mean() / 4096 + 50 * (out["x_hat"] - x).square().mean()
-            loss = loss + sum(p.loss() for p in model.priors)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+        train_a_little(model, 3, seed=8)
         buffer = io.BytesIO()
         np.savez(buffer, **export_runtime(model, extra={"steps": 3}))
     buffer.seek(0)

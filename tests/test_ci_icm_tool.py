@@ -26,7 +26,7 @@ from icm.decoder.pipeline import decode_bytes
 from icm.encoder.pipeline import encode_picture
 from icm.common.models.ci_icm import load_runtime, model_layout
 from icm.common.output import HASH_CRC32
-from test_ci_icm_model import pictures, tiny_config
+from test_ci_icm_model import tiny_config, train_a_little
 
 ENTRY = default_registry().get("ci-icm")
 WEIGHTS_ENV = ENTRY.models.env
@@ -52,15 +52,7 @@ def tiny_weights(tmp_path_factory):
     with torch_threads(1):
         torch.manual_seed(11)
         model = CiIcmModel(tool_config())
-        opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-        x = pictures(2, seed=12)
-        for _ in range(3):
-            out = model(x, torch.tensor([0, 2]))
-            loss = out["bits"].mean() / 4096 + 50 * (out["x_hat"] - x).square().mean()
-            loss = loss + sum(p.loss() for p in model.priors)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+        train_a_little(model, 3, seed=12)
         with torch.no_grad():  # give the adapters a correction (an untrained adapter is the identity)
             for adapter in model.adapters.values():
                 adapter.convs[-1].weight.normal_(0, 0.05)

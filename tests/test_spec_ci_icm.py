@@ -24,7 +24,7 @@ from icm.ctc_scripts.conformance import spec_cross_check, spec_decoder as sd
 from icm.ctc_scripts.conformance.spec_cross_check import spec_status
 from icm.decoder.pipeline import decode_bytes
 from icm.encoder.pipeline import encode_picture
-from test_ci_icm_model import pictures, tiny_config
+from test_ci_icm_model import tiny_config, train_a_little
 
 WEIGHTS_ENV = default_registry().get("ci-icm").models.env
 SIZE = 128  # the model's input size S: small, so that both decoders take well under a second a stream
@@ -49,15 +49,7 @@ def weights(tmp_path_factory):
     with torch_threads(1):
         torch.manual_seed(11)
         model = CiIcmModel(config())
-        opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-        x = pictures(2, size=SIZE, seed=12)
-        for _ in range(2):
-            out = model(x, torch.tensor([0, 2]))
-            loss = out["bits"].mean() / 4096 + 50 * (out["x_hat"] - x).square().mean()
-            loss = loss + sum(p.loss() for p in model.priors)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+        train_a_little(model, 2, seed=12, size=SIZE)
         with torch.no_grad():  # an untrained adapter is the identity: give it a correction
             for adapter in model.adapters.values():
                 adapter.convs[-1].weight.normal_(0, 0.05)
