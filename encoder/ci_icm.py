@@ -7,7 +7,7 @@ the parameter set (model id and hash, picture size, task network and its input s
 sizes and the quality's per-group gains, no offsets, channels in importance order by training; see
 :func:`~icm.common.models.ci_icm.model_layout`) and one payload unit of tensor 0 with ``G + 1`` entropy-coded
 substreams: the hyper latent first, then groups 0..G-1. No feature header: the latent's size follows from the
-coded size.
+coded size. With ``refine_steps`` > 0 the latent is first refined for the picture (``ci_icm_refine.py``).
 """
 from __future__ import annotations
 
@@ -17,9 +17,14 @@ import torch
 from ..common.bitstream import SIDE_INFORMATION, Bitstream, new_parameter_set
 from ..common.config import EncoderConfig
 from ..common.errors import ConfigError
+from ..common.models.zoo import LoadedModel, ModelCache
+from ..common.registry.entry import ToolEntry
 from ..common.resample import resize_rgb
 from ..common.syntax import structures as S
+from ..common.tasknet.registry import load_task_network
 from ..common.tools import ToolEncoder, ToolEncoding
+from .ci_icm_refine import CI_ICM_REFINEMENT, REVISION as REFINE_REVISION, CiIcmRefiner
+from .latent_search import RefineSettings
 
 TASK_NETWORK_IDS = {name: idx for idx, name in S.TASK_NETWORKS.items()}
 ENTROPY_PAYLOAD = 0
@@ -27,7 +32,31 @@ LATENT_TENSOR_ID = 0
 
 
 class CiIcmEncoder(ToolEncoder):
+    """The encoder; it keeps the task network and the refiner of the last model it refined with for the next
+    picture. ``refinement``: the refinement's optimiser and step (the steps come from the configuration)."""
+
     name = "ci-icm"
+
+    def __init__(self, entry: ToolEntry | None = None, models: ModelCache | None = None,
+                 refinement: RefineSettings = CI_ICM_REFINEMENT):
+        super().__init__(entry, models)
+        self.refinement = refinement
+        self._refiner: tuple[tuple, CiIcmRefiner] | None = None
+
+    def resolved_settings(self, config: EncoderConfig) -> dict:
+        settings = super().resolved_settings(config)
+        if self.entry.resolve(config)["refine_steps"]:
+            settings["refine_revision"] = REFINE_REVISION
+        return settings
+
+    def refiner(self, model: LoadedModel, task_network: str, device: str) -> CiIcmRefiner:
+        """The refiner of ``model`` for ``task_network``, kept for the next picture."""
+        key = (model.path, model.hash, task_network, str(device))
+        if self._refiner is None or self._refiner[0] != key:
+            size = model.runtime.config.input_size
+            net = load_task_network(task_network, input_size=size, device=device).net
+            self._refiner = (key, CiIcmRefiner(model.runtime, net, self.refinement))
+        return self._refiner[1]
 
     def encode(self, rgb: np.ndarray, config: EncoderConfig) -> ToolEncoding:
         self.entry.check(config)
@@ -47,7 +76,14 @@ class CiIcmEncoder(ToolEncoder):
         height, width = rgb.shape[:2]
         picture = resize_rgb(rgb, size, size, filter="bicubic")
         x = torch.from_numpy(np.ascontiguousarray(picture)).permute(2, 0, 1)[None].float() / 255.0
-        z_bytes, streams = runtime.encode(x, quality - 1)
+        y, z_bytes, hyper = runtime.analyse(x, quality - 1)
+        info = {}
+        steps = settings["refine_steps"]
+        if steps:  # the search for the network the stream is configured for (its parameter set names it)
+            refiner = self.refiner(model, config.task_network, config.device)
+            y, cost = refiner.refine(y, hyper, quality - 1, x.to(runtime.device), steps)
+            info["refine_costs"] = [cost]
+        streams = runtime.code_latent(y, hyper, quality - 1)
         ps = new_parameter_set(self.tool_id, width, height, ps_model_id=model.model_id,
                                ps_model_hash=model.stream_hash, ps_model_layout_flag=1,
                                ps_task_network_id=TASK_NETWORK_IDS[config.task_network],
@@ -58,4 +94,4 @@ class CiIcmEncoder(ToolEncoder):
         bitstream.add_payload(z_bytes, ENTROPY_PAYLOAD, LATENT_TENSOR_ID, SIDE_INFORMATION)
         for group, data in enumerate(streams):
             bitstream.add_payload(data, ENTROPY_PAYLOAD, LATENT_TENSOR_ID, group)
-        return ToolEncoding(bitstream, {"group_bytes": [len(s) for s in streams], "hyper_bytes": len(z_bytes)})
+        return ToolEncoding(bitstream, {"group_bytes": [len(s) for s in streams], "hyper_bytes": len(z_bytes), **info})

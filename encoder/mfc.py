@@ -24,7 +24,8 @@ from ..common.registry import ToolEntry
 from ..common.syntax import structures as S
 from ..common.tasknet.registry import load_task_network
 from ..common.tools import ToolEncoder, ToolEncoding
-from .mfc_refine import REVISION as REFINE_REVISION, LatentRefiner, RefineSettings
+from .latent_search import RefineSettings
+from .mfc_refine import MFC_REFINEMENT, REVISION as REFINE_REVISION, LatentRefiner
 
 TASK_NETWORK_IDS = {name: idx for idx, name in S.TASK_NETWORKS.items()}
 ENTROPY_PAYLOAD = 0
@@ -37,7 +38,7 @@ class MfcEncoder(ToolEncoder):
     name = "mfc"
 
     def __init__(self, entry: ToolEntry | None = None, models: ModelCache | None = None,
-                 refinement: RefineSettings = RefineSettings()):
+                 refinement: RefineSettings = MFC_REFINEMENT):
         super().__init__(entry, models)
         self.refinement = refinement
         self._networks: dict = {}

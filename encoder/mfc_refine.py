@@ -25,85 +25,24 @@ import torch
 
 from ..common.entropy.gaussian import GaussianConditional
 from ..common.errors import ResourceError
-from ..common.layers.exact import ExactGraph, FloatGraph, fake_fixed, from_fixed
+from ..common.layers.exact import fake_fixed, from_fixed
 from ..common.models.distill import task_distortion
 from ..common.models.mfc import GAIN_SCALE, NOMINAL_PIXELS, MfcRuntime, code_groups
+from .latent_search import RefineCosts, RefineSettings, float_copy, search
 
 W_FEAT = 2.0  # weight of the feature MSE terms in training (train_mfc.py --w-feat)
-OPTIMISERS = ("sgd", "adam")
 REVISION = 4  # raised whenever a change of the search changes the streams it writes (the CTC redoes refined points)
-
-
-@dataclass(frozen=True)
-class RefineSettings:
-    """The search's optimiser and step. The defaults were chosen by the mean objective J on training pictures
-    (ctc_scripts/studies/mfc_refine_study.py; docs/results.md): gradient steps with momentum lower J more
-    than Adam at every quality, as they leave alone the latent values whose gradient is small (Adam moves
-    every value by about its step, zeros included, and the rate climbs; 0.005 is Adam's best step)."""
-
-    optimiser: str = "sgd"
-    learning_rate: float = 10.0
-    momentum: float = 0.9  # sgd only
-
-    def __post_init__(self):
-        if self.optimiser not in OPTIMISERS:
-            raise ValueError(f"refinement optimiser '{self.optimiser}': use one of {', '.join(OPTIMISERS)}")
-
-    def stepper(self) -> "GradientSteps":
-        return GradientSteps(self)
-
-
-class GradientSteps:
-    """The update of one tensor by its gradient, as ``torch.optim.SGD`` (momentum, no dampening, no weight
-    decay) or ``torch.optim.Adam`` (betas 0.9, 0.999, eps 1e-8) compute it, operation for operation. Written
-    out because the first use of ``torch.optim`` imports ``torch._dynamo``: 1.5 to 7.6 s of every
-    ``icm-enc --tool mfc`` call, measured, for a three-line update."""
-
-    def __init__(self, settings: RefineSettings):
-        self.settings = settings
-        self.steps = 0
-        self.first: torch.Tensor | None = None  # momentum buffer (sgd), first moment (adam)
-        self.second: torch.Tensor | None = None  # second moment (adam)
-
-    @torch.no_grad()
-    def step(self, tensor: torch.Tensor, grad: torch.Tensor) -> None:
-        s = self.settings
-        self.steps += 1
-        if s.optimiser == "sgd":
-            if self.first is None:
-                self.first = grad.clone()
-            else:
-                self.first.mul_(s.momentum).add_(grad)
-            tensor.add_(self.first, alpha=-s.learning_rate)
-            return
-        beta1, beta2, eps = 0.9, 0.999, 1e-8
-        if self.first is None:
-            self.first, self.second = torch.zeros_like(tensor), torch.zeros_like(tensor)
-        self.first.lerp_(grad, 1 - beta1)
-        self.second.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-        step_size = s.learning_rate / (1 - beta1 ** self.steps)
-        denominator = (self.second.sqrt() / (1 - beta2 ** self.steps) ** 0.5).add_(eps)
-        tensor.addcdiv_(self.first, denominator, value=-step_size)
-
-
-@dataclass(frozen=True)
-class RefineCosts:
-    """The objective J of one coded tensor at the analysis output and at the kept latent."""
-
-    tensor_id: int
-    start: float
-    kept: float
-
-
-def float_copy(exact: ExactGraph) -> FloatGraph:
-    """A frozen float graph with the exact graph's weights (for gradients through decoder-side networks)."""
-    return exact.to_float().requires_grad_(False).eval()
+# The search's optimiser and step, chosen by the mean objective J on training pictures
+# (ctc_scripts/studies/mfc_refine_study.py; docs/results.md): gradient steps with momentum lower J more than
+# Adam at every quality, as they leave alone the latent values whose gradient is small (Adam moves every value
+# by about its step, zeros included, and the rate climbs; 0.005 is Adam's best step).
+MFC_REFINEMENT = RefineSettings("sgd", 10.0, 0.9)
 
 
 class LatentRefiner:
     """Refines the latent of each coded tensor of one model (float copies of its decoder-side graphs)."""
 
-    def __init__(self, runtime: MfcRuntime, network, settings: RefineSettings = RefineSettings()):
+    def __init__(self, runtime: MfcRuntime, network, settings: RefineSettings = MFC_REFINEMENT):
         self.runtime = runtime
         self.network = network
         self.settings = settings
@@ -158,7 +97,7 @@ class LatentRefiner:
         """The latent of tensor ``tid``'s codec after ``steps`` gradient steps from ``y``, and the objective
         at the start and at the kept latent (arguments as :meth:`objective`'s; one picture)."""
         best, first, kept = self.refine_batch(tid, y, from_fixed(hyper_fixed), originals, known, base, steps)
-        return best, RefineCosts(tid, float(first[0]), float(kept[0]))
+        return best, RefineCosts(float(first[0]), float(kept[0]), tid)
 
     def refine_batch(self, tid: int, y: torch.Tensor, hyper: torch.Tensor, originals: list[torch.Tensor],
                      known: dict[int, torch.Tensor], base: torch.Tensor | None,
@@ -169,24 +108,8 @@ class LatentRefiner:
         variances = [picture_variances(t) for t in originals]
         with torch.no_grad():
             raw_ref = self.network.part2_raw(originals)
-        start = y.detach().float().clone()
-        latent = start.clone().requires_grad_(True)
-        steps_taken = self.settings.stepper()
-        best, best_cost, first_cost = start.clone(), None, None
-        for step in range(steps + 1):
-            costs = self.objective(tid, latent, hyper, originals, known, base, raw_ref, variances, per_picture=True)
-            values = costs.detach()
-            if first_cost is None:
-                first_cost, best_cost = values.clone(), values.clone()
-            else:
-                better = values < best_cost
-                best_cost = torch.where(better, values, best_cost)
-                best[better] = latent.detach()[better]
-            if step == steps:
-                break
-            (grad,) = torch.autograd.grad(costs.sum(), latent)
-            steps_taken.step(latent, grad)
-        return best, first_cost, best_cost
+        return search(lambda latent: self.objective(tid, latent, hyper, originals, known, base, raw_ref, variances,
+                                                    per_picture=True), y, self.settings, steps)
 
 
 def picture_variances(tensor: torch.Tensor) -> torch.Tensor:

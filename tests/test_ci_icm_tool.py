@@ -204,6 +204,27 @@ def test_stream_checks(tiny, photo, encoded_q2):
         encode_picture(photo, EncoderConfig(tool="ci-icm", quality=7))
 
 
+def test_latent_refinement(tiny, photo, encoded_q2, tmp_path, monkeypatch):
+    """refine_steps > 0: the search keeps a latent whose objective is no higher than the analysis output's, the
+    stream decodes (hash checked) like any other; it needs the training lambdas in the weights file."""
+    config = EncoderConfig(tool="ci-icm", quality=2, refine_steps=3)
+    with pytest.raises(ResourceError, match="training lambdas"):
+        encode_picture(photo, config)
+    arrays = dict(np.load(tiny / "ci-icm.npz", allow_pickle=False))
+    arrays["info"] = np.array(json.dumps({"steps": 3, "lambdas": [2.0, 20.0, 200.0], "w_mse": 1.0, "alpha": 5e-5}))
+    np.savez(tmp_path / "ci-icm.npz", **arrays)
+    monkeypatch.setenv(WEIGHTS_ENV, str(tmp_path))
+    plain = encode_picture(photo, EncoderConfig(tool="ci-icm", quality=2))
+    assert plain.data != encoded_q2.data and len(plain.data) == len(encoded_q2.data)  # only the model hash differs
+    refined = encode_picture(photo, config)
+    (cost,) = refined.info["refine_costs"]
+    assert cost.kept <= cost.start
+    decoded = decode_bytes(refined.data, DecoderConfig())
+    assert decoded.hash_hex == refined.decoded.digest(HASH_CRC32).hex()
+    assert refined.data != plain.data
+    assert encode_picture(photo, config).data == refined.data  # deterministic
+
+
 def test_model_families():
     assert ENTRY.models.family_names() == ["ci-icm", "short", "baseline", "noorder", "nogain", "noctx"]
     assert [ENTRY.models.model_id(f, 2) for f in ENTRY.models.family_names()] == [2, 12, 22, 32, 42, 52]

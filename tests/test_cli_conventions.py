@@ -85,7 +85,7 @@ def test_rate_points_come_from_the_registry(small_png, tmp_path):
     one_line_error(run("icm-enc", "-i", "missing.png", "-o", out, "--tool", "mfc", "--qp", "30"),
                    "icm-enc", 2, "--qp is an option of vvc-image, vvc-feature, npp-vvc, not of mfc")
     one_line_error(run("icm-enc", "-i", "missing.png", "-o", out, "--refine-steps", "3"),
-                   "icm-enc", 2, "--refine-steps is an option of mfc, not of vvc-image")
+                   "icm-enc", 2, "--refine-steps is an option of mfc, ci-icm, not of vvc-image")
     help_text = " ".join(run("icm-enc", "--help").stdout.split())
     assert f"(mfc: {min(offered)}..{max(offered)}" in help_text and "[default: 3;" in help_text
 

@@ -182,7 +182,7 @@ def test_learned_tool_qualities():
     ({"tool": "mfc", "qualities": [2], "resample": "task"},
      "'resample' is a setting of vvc-image, npp-vvc, not of mfc"),
     ({"tool": "vvc-feature", "qps": [37], "settings": {"refine_steps": 3}},
-     "'refine_steps' is a setting of mfc, not of vvc-feature"),
+     "'refine_steps' is a setting of mfc, ci-icm, not of vvc-feature"),
     ({"tool": "mfc", "qualities": [2], "settings": {"refine_steps": 1001}}, "refine_steps must be an integer in"),
     ({"tool": "vvc-image", "qps": [37], "settings": {"colour_matrix": "bt2020"}}, "unknown colour_matrix"),
 ])

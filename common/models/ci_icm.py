@@ -584,11 +584,22 @@ class CiIcmRuntime:
     @torch.no_grad()
     def encode(self, x: torch.Tensor, quality: int) -> tuple[bytes, list[bytes]]:
         """``x`` (1 x 3 x H x W in [0, 1], H and W multiples of 64) -> (hyper substream, group substreams)."""
+        y, z_bytes, hyper = self.analyse(x, quality)
+        return z_bytes, self.code_latent(y, hyper, quality)
+
+    @torch.no_grad()
+    def analyse(self, x: torch.Tensor, quality: int) -> tuple[torch.Tensor, bytes, torch.Tensor]:
+        """The analysis of ``x`` (N = 1): the latent ``y`` (float), the coded hyper latent (its substream) and
+        the hyper features the decoder will compute from it (fixed point)."""
         y = self.encoder_graphs["g_a"](x.to(self.device).float())
         z = self.encoder_graphs["h_a"](y) * (self.hyper_gains_q16[quality] / GAIN_SCALE)
         prior = self.priors[quality]
         z_bytes = prior.compress(z.cpu())
-        hyper = self.hyper_features(prior.decompress(z_bytes, tuple(z.shape)), quality)
+        return y, z_bytes, self.hyper_features(prior.decompress(z_bytes, tuple(z.shape)), quality)
+
+    @torch.no_grad()
+    def code_latent(self, y: torch.Tensor, hyper: torch.Tensor, quality: int) -> list[bytes]:
+        """The group substreams of the latent ``y`` (float, N = 1) given the hyper features (fixed point)."""
         prev, streams = [], []
         for group, (lo, hi) in enumerate(self.config.bounds()):
             gain = self.gains_q16[quality][group]
@@ -598,7 +609,7 @@ class CiIcmRuntime:
             streams.append(self.gaussian.compress(symbols.cpu().numpy().astype(np.int32), self.indexes(scale)))
             v_fixed = (symbols * (1 << ACT_FRAC_BITS) + mean).clamp_(-ACT_LIMIT, ACT_LIMIT)
             prev.append(_unscale_fixed(v_fixed, gain))
-        return z_bytes, streams
+        return streams
 
     # -- decoder
     @torch.no_grad()

@@ -103,9 +103,13 @@ CI_ICM = ToolEntry(
     decoder="icm.decoder.ci_icm:CiIcmDecoder",
     rate=RateParameter("quality", default=3, minimum=1, maximum=6,
                        help="Rate point of a learned tool (its model's quality); higher = more bits."),
-    summary="{tool} model {model} quality {quality}",
+    summary="{tool} model {model} quality {quality}, refinement {refine_steps} steps",
     description="learned image codec for machines at the task network's input size, with importance-ordered "
                 "channel groups and task-specific decoder adapters",
+    settings=(
+        Setting("refine_steps", 0, "Encoder-side latent refinement: gradient steps per picture; 0 = off.",
+                kind=int, minimum=0, maximum=1000),
+    ),
     models=OneFileModelSet(
         tool="ci-icm",
         families=(

@@ -6,7 +6,7 @@ Encodes training pictures (default: every third Kodak image; no labels needed, a
 through ``icm-enc``'s pipeline with an encoder made for each setting, and prints, per setting, the mean
 objective J of the last refined tensor at the analysis output and at the kept latent (the refinement costs
 that come back with the encode result; at quality 5, the residual's), the mean bpp and the encode time. The
-optimiser and step that lower J most are the defaults of ``RefineSettings`` (``encoder/mfc_refine.py``); the
+optimiser and step that lower J most are ``MFC_REFINEMENT`` (``encoder/mfc_refine.py``); the
 figures are in docs/results.md.
 """
 from __future__ import annotations
@@ -21,7 +21,8 @@ from ...common.image_io import read_image
 from ...common.paths import shared_path
 from ...common.registry import ToolInstances, default_registry
 from ...encoder.mfc import MfcEncoder
-from ...encoder.mfc_refine import OPTIMISERS, RefineSettings
+from ...encoder.latent_search import OPTIMISERS, RefineSettings
+from ...encoder.mfc_refine import MFC_REFINEMENT
 from ...encoder.pipeline import encode_picture
 
 
@@ -45,7 +46,7 @@ def study(quality: int, settings: RefineSettings, steps: int, pictures, model: s
 
 
 def main(argv=None) -> int:
-    defaults = RefineSettings()
+    defaults = MFC_REFINEMENT
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--qualities", type=int, nargs="+", default=[1, 2, 3, 4])
     parser.add_argument("--optimiser", choices=OPTIMISERS, default=defaults.optimiser)
@@ -66,7 +67,7 @@ def main(argv=None) -> int:
     print(f"{args.images}: {len(pictures)} pictures; J = bits / 307200 + lambda * distortion (the model's own)")
     for quality in args.qualities:
         for steps in args.steps:
-            momenta = args.momenta if args.optimiser == "sgd" else [RefineSettings().momentum]
+            momenta = args.momenta if args.optimiser == "sgd" else [MFC_REFINEMENT.momentum]
             for rate, momentum in ((r, m) for r in args.learning_rates for m in momenta):
                 settings = RefineSettings(args.optimiser, rate, momentum)
                 r = study(quality, settings, steps, pictures, args.model, tools)

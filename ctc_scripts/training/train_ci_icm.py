@@ -57,6 +57,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ...common.fileio import write_json_atomically
 from ...common.models.channel_groups import ChannelImportance
 from ...common.models.ci_icm import NOMINAL_PIXELS, CiIcmConfig, CiIcmModel, complexity
 from ...common.models.distill import task_distortion
@@ -307,8 +308,7 @@ class CiIcmRun(TrainingRun):
         result["gains"] = [[round(float(g), 3) for g in row] for row in gains]
         result["hyper_gains"] = [round(float(g), 3) for g in self.model.hyper_gains().detach().cpu()]
         result["importance"] = self.importance_vector()
-        (self.run_dir / "importance.json").write_text(json.dumps({"step": self.step,
-                                                                  "importance": result["importance"]}))
+        write_json_atomically(self.run_dir / "importance.json", {"step": self.step, "importance": result["importance"]})
         return result
 
     def importance_vector(self, count: int = 16) -> list[float]:
@@ -323,7 +323,10 @@ class CiIcmRun(TrainingRun):
     def export(self, output: Path) -> None:
         from ...common.models.ci_icm import export_runtime  # written after the first training run
 
-        weights = export_runtime(self.model.cpu(), extra={"steps": self.step, "lambdas": list(self.args.lambdas)})
+        args = self.args  # the training values the encoder's latent refinement reads (encoder/ci_icm_refine.py)
+        weights = export_runtime(self.model.cpu(), extra={"steps": self.step, "lambdas": list(args.lambdas),
+                                                          "w_mse": args.w_mse, "alpha": args.alpha,
+                                                          "stage": args.stage, "phase": args.phase})
         np.savez(output, **weights)
         print(f"wrote {output}")
 
