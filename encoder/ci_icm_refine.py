@@ -33,7 +33,7 @@ REVISION = 1  # raised whenever a change of the search changes the streams it wr
 DEFAULT_W_MSE, DEFAULT_ALPHA = 1.0, 5e-5
 # The search's optimiser and step, chosen by the mean objective J on held-out training pictures
 # (ctc_scripts/studies/ci_icm_refine_study.py; docs/ci-icm.md).
-CI_ICM_REFINEMENT = RefineSettings("sgd", 1.0, 0.9)
+CI_ICM_REFINEMENT = RefineSettings("sgd", 50.0, 0.9)
 
 
 class CiIcmRefiner:

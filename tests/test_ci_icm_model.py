@@ -33,6 +33,10 @@ def pictures(n: int = 2, size: int = 64, seed: int = 0) -> torch.Tensor:
     return torch.nn.functional.interpolate(base, size=(size, size), mode="bilinear", align_corners=False)
 
 
+# what train_ci_icm export records (the encoder's latent refinement reads the lambdas), for tiny test models
+TINY_INFO = {"steps": 3, "lambdas": [2.0, 20.0, 200.0], "w_mse": 1.0, "alpha": 5e-5}
+
+
 def train_a_little(model: CiIcmModel, steps: int, seed: int, size: int = 64) -> CiIcmModel:
     """A few Adam steps on two pictures, so that the priors' quantiles and the networks are not at their
     initial values (the tool and runtime tests export such a model)."""

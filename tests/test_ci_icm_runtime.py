@@ -12,7 +12,7 @@ import torch
 from icm.common.layers.exact import from_fixed
 from icm.common.models.ci_icm import CiIcmModel, CiIcmRuntime, export_runtime
 from icm.common.threads import torch_threads
-from tests.test_ci_icm_model import pictures, tiny_config, train_a_little
+from tests.test_ci_icm_model import TINY_INFO, pictures, tiny_config, train_a_little
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,7 @@ def exported():
         model = CiIcmModel(tiny_config())
         train_a_little(model, 3, seed=8)
         buffer = io.BytesIO()
-        np.savez(buffer, **export_runtime(model, extra={"steps": 3}))
+        np.savez(buffer, **export_runtime(model, extra=TINY_INFO))
     buffer.seek(0)
     with np.load(buffer, allow_pickle=False) as data:
         weights = {k: data[k] for k in data.files}

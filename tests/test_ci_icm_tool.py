@@ -26,7 +26,7 @@ from icm.decoder.pipeline import decode_bytes
 from icm.encoder.pipeline import encode_picture
 from icm.common.models.ci_icm import load_runtime, model_layout
 from icm.common.output import HASH_CRC32
-from test_ci_icm_model import tiny_config, train_a_little
+from test_ci_icm_model import TINY_INFO, tiny_config, train_a_little
 
 ENTRY = default_registry().get("ci-icm")
 WEIGHTS_ENV = ENTRY.models.env
@@ -58,7 +58,7 @@ def tiny_weights(tmp_path_factory):
                 adapter.convs[-1].weight.normal_(0, 0.05)
         folder = tmp_path_factory.mktemp("ci-icm") / "weights"
         folder.mkdir()
-        np.savez(folder / "ci-icm.npz", **export_runtime(model, extra={"steps": 3}))
+        np.savez(folder / "ci-icm.npz", **export_runtime(model, extra=TINY_INFO))
     return folder
 
 
@@ -204,25 +204,24 @@ def test_stream_checks(tiny, photo, encoded_q2):
         encode_picture(photo, EncoderConfig(tool="ci-icm", quality=7))
 
 
-def test_latent_refinement(tiny, photo, encoded_q2, tmp_path, monkeypatch):
-    """refine_steps > 0: the search keeps a latent whose objective is no higher than the analysis output's, the
-    stream decodes (hash checked) like any other; it needs the training lambdas in the weights file."""
-    config = EncoderConfig(tool="ci-icm", quality=2, refine_steps=3)
-    with pytest.raises(ResourceError, match="training lambdas"):
-        encode_picture(photo, config)
-    arrays = dict(np.load(tiny / "ci-icm.npz", allow_pickle=False))
-    arrays["info"] = np.array(json.dumps({"steps": 3, "lambdas": [2.0, 20.0, 200.0], "w_mse": 1.0, "alpha": 5e-5}))
-    np.savez(tmp_path / "ci-icm.npz", **arrays)
-    monkeypatch.setenv(WEIGHTS_ENV, str(tmp_path))
-    plain = encode_picture(photo, EncoderConfig(tool="ci-icm", quality=2))
-    assert plain.data != encoded_q2.data and len(plain.data) == len(encoded_q2.data)  # only the model hash differs
-    refined = encode_picture(photo, config)
+def test_latent_refinement(tiny, photo, tmp_path, monkeypatch):
+    """refine_steps: the search keeps a latent whose objective is no higher than the analysis output's, and
+    the stream decodes (hash checked) like any other; it needs the training lambdas in the weights file."""
+    plain = encode_picture(photo, EncoderConfig(tool="ci-icm", quality=2, refine_steps=0))
+    refined = encode_picture(photo, EncoderConfig(tool="ci-icm", quality=2, refine_steps=3))
     (cost,) = refined.info["refine_costs"]
-    assert cost.kept <= cost.start
+    assert cost.kept <= cost.start and "refine_costs" not in plain.info
     decoded = decode_bytes(refined.data, DecoderConfig())
     assert decoded.hash_hex == refined.decoded.digest(HASH_CRC32).hex()
     assert refined.data != plain.data
-    assert encode_picture(photo, config).data == refined.data  # deterministic
+    assert encode_picture(photo, EncoderConfig(tool="ci-icm", quality=2, refine_steps=3)).data == refined.data
+    arrays = dict(np.load(tiny / "ci-icm.npz", allow_pickle=False))
+    arrays["info"] = np.array(json.dumps({"steps": 3}))
+    np.savez(tmp_path / "ci-icm.npz", **arrays)
+    monkeypatch.setenv(WEIGHTS_ENV, str(tmp_path))
+    with pytest.raises(ResourceError, match="training lambdas"):
+        encode_picture(photo, EncoderConfig(tool="ci-icm", quality=2, refine_steps=3))
+    assert encode_picture(photo, EncoderConfig(tool="ci-icm", quality=2, refine_steps=0)).data != plain.data
 
 
 def test_model_families():

@@ -24,7 +24,7 @@ from icm.ctc_scripts.conformance import spec_cross_check, spec_decoder as sd
 from icm.ctc_scripts.conformance.spec_cross_check import spec_status
 from icm.decoder.pipeline import decode_bytes
 from icm.encoder.pipeline import encode_picture
-from test_ci_icm_model import tiny_config, train_a_little
+from test_ci_icm_model import TINY_INFO, tiny_config, train_a_little
 
 WEIGHTS_ENV = default_registry().get("ci-icm").models.env
 SIZE = 128  # the model's input size S: small, so that both decoders take well under a second a stream
@@ -53,14 +53,14 @@ def weights(tmp_path_factory):
         with torch.no_grad():  # an untrained adapter is the identity: give it a correction
             for adapter in model.adapters.values():
                 adapter.convs[-1].weight.normal_(0, 0.05)
-        arrays = export_runtime(model, extra={"steps": 2})
+        arrays = export_runtime(model, extra=TINY_INFO)
         # every group and quality its own gain, and hyper gains other than 1 (still a valid file, D.12)
         gains = arrays["gains_q16"]
         arrays["gains_q16"] = gains + 7919 * np.arange(gains.size, dtype=np.int64).reshape(gains.shape)
         arrays["hyper_gains_q16"] = np.array([65536, 98304, 40001], np.int64)
         np.savez(folder / "ci-icm.npz", **arrays)
         torch.manual_seed(5)
-        np.savez(folder / "ci-icm-noctx.npz", **export_runtime(CiIcmModel(config(context=False)), extra={}))
+        np.savez(folder / "ci-icm-noctx.npz", **export_runtime(CiIcmModel(config(context=False)), extra=TINY_INFO))
     return folder
 
 

@@ -107,7 +107,7 @@ CI_ICM = ToolEntry(
     description="learned image codec for machines at the task network's input size, with importance-ordered "
                 "channel groups and task-specific decoder adapters",
     settings=(
-        Setting("refine_steps", 0, "Encoder-side latent refinement: gradient steps per picture; 0 = off.",
+        Setting("refine_steps", 10, "Encoder-side latent refinement: gradient steps per picture; 0 = off.",
                 kind=int, minimum=0, maximum=1000),
     ),
     models=OneFileModelSet(
