@@ -1,13 +1,16 @@
 """Label-free comparison of a ``ci-icm`` training checkpoint with VVC at the same coded size (320 x 320).
 
     python -m icm.ctc_scripts.studies.ci_icm_vs_vvc --run out/ci_icm/runs/main --qps 32 37 42 47 50
+    python -m icm.ctc_scripts.studies.ci_icm_vs_vvc --weights ci-icm.npz --refine-steps 10 --qualities 2 4 6
 
 On the held-out training pictures (whole, resized to 320 x 320; never coco-val-dev), both codecs are measured
 the way the ci-icm trainer validates: bpp (bits per nominal 640 x 480 picture), PSNR of the decoded picture
 and the task distortion T of the frozen XL detector between the decoded and the original picture. VVC is the
 ``vvc-image`` path (VVenC, ``--preset``, one thread; the VVC payload's bits) on the same 320 x 320 pictures:
 the ``vvc-image --resample task`` anchor without the constant parameter set. Linear interpolation of VVC's
-curve at ci-icm's rates gives the picture quality and the task distortion VVC has at the same rate. No labels
+curve at ci-icm's rates gives the picture quality and the task distortion VVC has at the same rate. With
+``--weights`` the tool itself is measured instead of a checkpoint's float model: its encoder (with the latent
+refinement of ``--refine-steps``), its substreams' bits and its exact decode. No labels
 are used, so a model or setting may be chosen by these figures.
 """
 from __future__ import annotations
@@ -52,6 +55,42 @@ def measure_ci_icm(model: CiIcmModel, x_all: torch.Tensor, teacher: Teacher) -> 
 
 
 @torch.no_grad()
+@torch.no_grad()
+def measure_encoder(weights: Path, x_all: torch.Tensor, teacher: Teacher, qualities: list[int],
+                    refine_steps: int) -> list[dict]:
+    """The tool itself on each picture (its exact runtime, the encoder's latent refinement of ``refine_steps``
+    for the XL detector): the stream's substream bits (no parameter set, as VVC's payload), PSNR and T of the
+    exactly decoded picture at the coded size."""
+    from ...common.layers.exact import from_fixed
+    from ...common.models.ci_icm import load_runtime
+    from ...encoder.ci_icm_refine import CiIcmRefiner
+
+    runtime = load_runtime(weights)
+    refiner = CiIcmRefiner(runtime, teacher.net) if refine_steps else None
+    size = runtime.config.input_size
+    rows = []
+    for quality in qualities:
+        q = quality - 1
+        bits = mse = t = 0.0
+        for i in range(len(x_all)):
+            x = x_all[i:i + 1]
+            y, z_bytes, hyper = runtime.analyse(x, q)
+            if refiner is not None:
+                with torch.enable_grad():
+                    y, _ = refiner.refine(y, hyper, q, x, refine_steps)
+            streams = runtime.code_latent(y, hyper, q)
+            x_hat = from_fixed(runtime.decode(z_bytes, streams, q, size, size)).clamp(0, 1)
+            x_hat = (x_hat * 255).round() / 255  # the 8-bit picture a decoder outputs (about; exactly below)
+            bits += 8 * (len(z_bytes) + sum(len(s) for s in streams))
+            mse += (x_hat - x).square().mean().item()
+            t += teacher.distortion(x_hat, teacher.raw(x)).item()
+        n = len(x_all)
+        rows.append({"codec": f"ci-icm refine {refine_steps}", "point": quality, "bpp": bits / n / NOMINAL_PIXELS,
+                     "psnr": psnr(mse / n), "T": t / n})
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
 def measure_vvc(x_all: torch.Tensor, teacher: Teacher, qps: list[int], preset: str) -> list[dict]:
     codec = VvcImageRoundTrip(preset=preset)
     rows = []
@@ -84,7 +123,11 @@ def at_rate(curve: list[dict], bpp: float, key: str) -> float | None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", type=Path, required=True, help="a ci-icm training run (folder or ckpt.pt)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--run", type=Path, help="a ci-icm training run (folder or ckpt.pt): its float model")
+    source.add_argument("--weights", type=Path, help="a ci-icm weights file: the tool's encoder and exact decoder")
+    parser.add_argument("--refine-steps", type=int, default=10, help="with --weights: the encoder's refinement")
+    parser.add_argument("--qualities", type=int, nargs="+", default=None, help="with --weights (default: all)")
     parser.add_argument("--qps", type=int, nargs="+", default=[32, 37, 42, 47, 50])
     parser.add_argument("--preset", default="medium")
     parser.add_argument("--limit", type=int, default=0, help="first N held-out pictures (0: all)")
@@ -97,9 +140,14 @@ def main(argv=None) -> int:
     x_all = (x_all * 255).round() / 255  # the 8-bit pictures VVC codes
     teacher = Teacher(TARGET, torch.device("cpu"))
     print(f"{len(x_all)} held-out pictures at {TASK_SIZE}x{TASK_SIZE}", flush=True)
-    ours = measure_ci_icm(load_model(args.run), x_all, teacher)
-    for row in ours:
-        print(json.dumps(row), flush=True)
+    if args.run:
+        ours = measure_ci_icm(load_model(args.run), x_all, teacher)
+        for row in ours:
+            print(json.dumps(row), flush=True)
+    else:
+        from ...common.models.ci_icm import load_runtime
+        qualities = args.qualities or list(range(1, load_runtime(args.weights).config.qualities + 1))
+        ours = measure_encoder(args.weights, x_all, teacher, qualities, args.refine_steps)
     vvc = measure_vvc(x_all, teacher, args.qps, args.preset)
     print(f"\n{'point':>6} {'bpp':>8} {'PSNR':>7} {'T':>8} | VVC at that rate: {'PSNR':>7} {'T':>8}")
     for row in ours:
