@@ -12,6 +12,9 @@ See ``docs/mfc.md``.
 """
 from __future__ import annotations
 
+import functools
+import os
+
 import numpy as np
 import torch
 
@@ -25,7 +28,7 @@ from ..common.syntax import structures as S
 from ..common.tasknet.registry import load_task_network
 from ..common.tools import ToolEncoder, ToolEncoding
 from .latent_search import RefineSettings
-from .mfc_refine import MFC_REFINEMENT, REVISION as REFINE_REVISION, LatentRefiner
+from .mfc_refine import MFC_REFINEMENT, REVISION as REFINE_REVISION, LatentRefiner, refinement_for
 
 TASK_NETWORK_IDS = {name: idx for idx, name in S.TASK_NETWORKS.items()}
 ENTROPY_PAYLOAD = 0
@@ -38,9 +41,9 @@ class MfcEncoder(ToolEncoder):
     name = "mfc"
 
     def __init__(self, entry: ToolEntry | None = None, models: ModelCache | None = None,
-                 refinement: RefineSettings = MFC_REFINEMENT):
+                 refinement: RefineSettings | None = None):
         super().__init__(entry, models)
-        self.refinement = refinement
+        self.refinement = refinement  # None: each model's own (refinement_for its variant)
         self._networks: dict = {}
         self._refiner: tuple[tuple, LatentRefiner] | None = None
 
@@ -48,7 +51,16 @@ class MfcEncoder(ToolEncoder):
         settings = super().resolved_settings(config)
         if self.entry.resolve(config)["refine_steps"]:
             settings["refine_revision"] = REFINE_REVISION
+            step = self.search_settings(config).learning_rate
+            if step != MFC_REFINEMENT.learning_rate:  # (the points of the other models keep their keys)
+                settings["refine_step_size"] = step
         return settings
+
+    def search_settings(self, config: EncoderConfig) -> RefineSettings:
+        """The search's settings for the model ``config`` names: the encoder's, or the model's own."""
+        if self.refinement is not None:
+            return self.refinement
+        return refinement_for(model_variant(self.entry.models.find_file(*self.entry.model_choice(config))))
 
     def task_network(self, name: str, size: int, device: str):
         key = (name, size, str(device))
@@ -110,5 +122,19 @@ class MfcEncoder(ToolEncoder):
         """The refiner of ``model``, kept for the next picture (its float graphs are built once per model)."""
         key = (model.path, model.hash, str(device))
         if self._refiner is None or self._refiner[0] != key:
-            self._refiner = (key, LatentRefiner(model.runtime, network, self.refinement))
+            settings = self.refinement or refinement_for(model.runtime.config.variant)
+            self._refiner = (key, LatentRefiner(model.runtime, network, settings))
         return self._refiner[1]
+
+
+@functools.lru_cache(maxsize=64)
+def _variant(path: str, size: int, mtime_ns: int) -> str:
+    from ..common.models.mfc import load_weights_file
+
+    return str(load_weights_file(path)["config"].get("variant", "mfc"))
+
+
+def model_variant(path) -> str:
+    """``config/variant`` of an mfc weights file (read once per file version)."""
+    stat = os.stat(path)
+    return _variant(str(path), stat.st_size, stat.st_mtime_ns)

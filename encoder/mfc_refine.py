@@ -37,6 +37,15 @@ REVISION = 4  # raised whenever a change of the search changes the streams it wr
 # Adam at every quality, as they leave alone the latent values whose gradient is small (Adam moves every value
 # by about its step, zeros included, and the rate climbs; 0.005 is Adam's best step).
 MFC_REFINEMENT = RefineSettings("sgd", 10.0, 0.9)
+# Model variants whose search takes another step size, chosen the same way (docs/results.md, "The step size of
+# the s16hi models"): the s16hi models (qualities 6 and 7) code the larger stride-16 tensor at low lambdas.
+STEP_SIZES = {"s16hi": 50.0}
+
+
+def refinement_for(variant: str) -> RefineSettings:
+    """The search's settings for a model of ``variant`` (its weights file's ``config/variant``)."""
+    step = STEP_SIZES.get(variant)
+    return MFC_REFINEMENT if step is None else RefineSettings("sgd", step, MFC_REFINEMENT.momentum)
 
 
 class LatentRefiner:

@@ -40,7 +40,7 @@ from ...common.fileio import write_bytes_atomically
 from ...common.layers.exact import FloatGraph, fake_fixed, from_fixed
 from ...common.models.mfc import CodecConfig, MfcRuntime, analysis_spec, load_weights_file
 from ...common.tasknet.registry import load_task_network
-from ...encoder.mfc_refine import LatentRefiner, picture_variances
+from ...encoder.mfc_refine import LatentRefiner, picture_variances, refinement_for
 from .skeleton import TrainingRun, main
 from .train_mfc import Bank, Teacher
 
@@ -67,7 +67,7 @@ class EncoderPasses:
         self.runtime = MfcRuntime(self.weights, device)
         config = self.runtime.config
         self.network = load_task_network(config.task_network, input_size=config.input_size, device=device)
-        self.refiner = LatentRefiner(self.runtime, self.network)
+        self.refiner = LatentRefiner(self.runtime, self.network, refinement_for(self.runtime.config.variant))
         self.transforms = AnalysisTransforms(self.weights).to(device)
         self.bank_path, self.device, self._bank = Path(bank_path), device, None
 
