@@ -112,3 +112,23 @@ def test_heldout_measure(high):
 
     (row,) = heldout([6], high.parent / "bank.pt", refine_steps=0, limit=1)
     assert row["quality"] == 6 and row["pictures"] == 1 and row["bpp"] > 0 and 0 <= row["fidelity"] <= 100
+
+
+def test_s16hi_models_refine_with_their_own_step_size():
+    """The shipped qualities 6 and 7 (s16hi) search with step size 50, the others with 10; only their CTC keys
+    carry the step size."""
+    from icm.encoder.mfc import MfcEncoder, model_variant
+    from icm.encoder.mfc_refine import MFC_REFINEMENT, refinement_for
+
+    entry = default_registry().get("mfc")
+    encoder = MfcEncoder(entry=entry)
+    assert refinement_for("s16hi").learning_rate == 50.0 and refinement_for("mfc") == MFC_REFINEMENT
+    for quality in (3, 6, 7):
+        config = EncoderConfig(tool="mfc", quality=quality)
+        variant = model_variant(entry.models.find_file("mfc", quality))
+        assert (variant == "s16hi") == (quality >= 6)
+        step = encoder.search_settings(config).learning_rate
+        assert step == (50.0 if quality >= 6 else 10.0)
+        assert encoder.resolved_settings(config).get("refine_step_size") == (50.0 if quality >= 6 else None)
+    assert MfcEncoder(entry=entry, refinement=MFC_REFINEMENT).search_settings(
+        EncoderConfig(tool="mfc", quality=6)).learning_rate == 10.0
