@@ -131,10 +131,13 @@ class MfcEncoder(ToolEncoder):
 def _variant(path: str, size: int, mtime_ns: int) -> str:
     from ..common.models.mfc import load_weights_file
 
-    return str(load_weights_file(path)["config"].get("variant", "mfc"))
+    try:
+        return str(load_weights_file(path)["config"].get("variant", "mfc"))
+    except Exception:  # noqa: BLE001 - torch.load of a damaged file raises many kinds; the model load reports it
+        return ""  # not a readable weights file: loading the model says so (exit status 7)
 
 
 def model_variant(path) -> str:
-    """``config/variant`` of an mfc weights file (read once per file version)."""
+    """``config/variant`` of an mfc weights file (read once per file version; "" when it cannot be read)."""
     stat = os.stat(path)
     return _variant(str(path), stat.st_size, stat.st_mtime_ns)
