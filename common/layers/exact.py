@@ -170,10 +170,20 @@ class GraphSpec:
                    None if values.get("outputs") is None else tuple(values["outputs"]))
 
     def output_shapes(self, input_shapes: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
-        """The (C, H, W) shapes of the graph's outputs for inputs of ``input_shapes``, checking that the graph
+        """The (C, H, W) shapes of the graph's outputs for inputs of ``input_shapes``: :meth:`node_shapes`, and
+        outputs that are nodes."""
+        shapes = self.node_shapes(input_shapes)
+        outputs = self.output_indices()
+        if not outputs or any(isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < len(shapes)
+                              for i in outputs):
+            raise ValueError(f"outputs {list(outputs)} are not nodes of the graph")
+        return [shapes[i] for i in outputs]
+
+    def node_shapes(self, input_shapes: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+        """The (C, H, W) shape of every node for inputs of ``input_shapes``, checking that the graph
         holds together (docs/decoding.md D.6.2, D.6.3): every source an earlier node or an input the graph has,
         the channels a convolution expects, equal shapes for ``add``, equal sizes for ``cat``, channels a
-        shuffle can divide, outputs that are nodes. ValueError (one line) otherwise."""
+        shuffle can divide. ValueError (one line) otherwise."""
         for k, c in enumerate(self.convs):
             values = (c.in_channels, c.out_channels, c.kernel, c.stride, c.groups)
             if any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values) \
@@ -219,11 +229,7 @@ class GraphSpec:
                 shapes.append((ch // (r * r), h * r, w * r))
             else:
                 shapes.append(sources[0])
-        outputs = self.output_indices()
-        if not outputs or any(isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < len(shapes)
-                              for i in outputs):
-            raise ValueError(f"outputs {list(outputs)} are not nodes of the graph")
-        return [shapes[i] for i in outputs]
+        return shapes
 
 
 def _run(spec: GraphSpec, inputs, conv_fn, add_fn, act_fn):

@@ -242,27 +242,12 @@ def adapter_spec(c: CiIcmConfig) -> GraphSpec:
 
 def graph_macs(spec: GraphSpec, input_shapes: list[tuple[int, int, int]]) -> int:
     """Multiply-accumulates of one pass of a graph for inputs of the given (C, H, W) shapes."""
-    shapes: list[tuple[int, int, int]] = []
-
-    def get(index: int):
-        return input_shapes[-1 - index] if index < 0 else shapes[index]
-
+    shapes = spec.node_shapes(input_shapes)
     macs = 0
-    for node in spec.nodes:
+    for node, (_, h, w) in zip(spec.nodes, shapes):
         if node.op == "conv":
             conv = spec.convs[node.arg]
-            _, h, w = get(node.srcs[0])
-            h, w = -(-h // conv.stride), -(-w // conv.stride)
             macs += conv.out_channels * (conv.in_channels // conv.groups) * conv.kernel ** 2 * h * w
-            shapes.append((conv.out_channels, h, w))
-        elif node.op == "cat":
-            parts = [get(s) for s in node.srcs]
-            shapes.append((sum(p[0] for p in parts), parts[0][1], parts[0][2]))
-        elif node.op == "shuffle":
-            ch, h, w = get(node.srcs[0])
-            shapes.append((ch // node.arg ** 2, h * node.arg, w * node.arg))
-        else:
-            shapes.append(get(node.srcs[0]))
     return macs
 
 
