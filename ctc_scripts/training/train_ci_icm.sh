@@ -29,7 +29,8 @@ PRE="--stage pre --lr 1e-3 --warmup-steps 100 --rate-warmup 200 --val-every 500 
 # patches lowered the detector term on patches but raised it on whole pictures), batch 4, a lower learning rate
 # than stage 1's peak (5e-4 raised the held-out task distortion in the first 500 steps)
 TASK="--stage task --patch 320 --batch 4 --lr 1e-4 --warmup-steps 100 --val-every 500 $LOG $DEV"
-# TSCA adapters: codec frozen
+# TSCA adapters: codec frozen; the second starts from the first run (whose XL adapter it keeps, frozen), so
+# its run holds the codec and both adapters: the shipped ci-icm.npz is its export
 ADAPT="--phase adapter --lr 1e-3 --warmup-steps 20 --steps 1000 --val-every 500 $LOG $DEV"
 
 run() {  # run NAME ARGS...: train into $R/NAME unless it is finished
@@ -46,7 +47,7 @@ if [ "$PART" != ablations ]; then
 run pre --steps 8000 $PRE
 run main --init "$R/pre" --steps 4000 $TASK
 run ad_xl --init "$R/main" --task-network yolo-fastest-1.1-xl $ADAPT
-run ad_yf --init "$R/main" --task-network yolo-fastest-1.1 $ADAPT
+run ad_yf --init "$R/ad_xl" --task-network yolo-fastest-1.1 $ADAPT
 fi
 # baseline and ablations: stage 1 1,500 steps, stage 2 2,000 steps each; "short" is the main structure on the
 # same schedule (the reference of the ablations)
