@@ -16,7 +16,7 @@ from ..common.image_io import read_image
 from ..common.output import HASH_TYPE_NAMES, DecodedOutput, hash_unit, with_geometry
 from ..common.registry import ToolInstances
 from ..common.syntax.interpreter import Tracer
-from ..common.threads import ENCODER_THREADS, torch_threads
+from ..common.threads import DECODER_THREADS, ENCODER_THREADS, torch_threads
 
 
 @dataclass
@@ -59,8 +59,9 @@ def encode_picture(rgb: np.ndarray, config: EncoderConfig, tracer: Tracer | None
     with torch_threads(ENCODER_THREADS):
         encoding = encoder.encode(rgb, config)
     bitstream = encoding.bitstream
-    decoded = tools.decoder(bitstream.parameter_set["ps_tool_id"]).decode(
-        bitstream, DecoderConfig(device=config.device, inner=config.inner))
+    with torch_threads(DECODER_THREADS):  # the decoder's own thread count (its exact networks, common/threads.py)
+        decoded = tools.decoder(bitstream.parameter_set["ps_tool_id"]).decode(
+            bitstream, DecoderConfig(device=config.device, inner=config.inner))
     decoded = with_geometry(decoded, bitstream.parameter_set)
     bitstream.output_hash = hash_unit(decoded, HASH_TYPE_NAMES[config.output_hash])
     data = serialize(bitstream, tracer=tracer)
