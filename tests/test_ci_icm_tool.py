@@ -267,6 +267,49 @@ def test_ctc_codecs_with_decode_settings(tiny, shared, tmp_path):
         assert adapted["md5"] == plain["md5"]  # (the tiny model's pictures give yolo-fastest-1.1 nothing to detect)
 
 
+def test_conformance_suite_with_adapted_and_partial_decodes(tiny, shared, tmp_path):
+    """The conformance generator makes a ci-icm stream's entries (full, partial and adapted decodes) and
+    icm-conform passes them: with its own decoder, and with icm-dec as a command decoder, which skips the adapted
+    entry without an --adapted-decoder command and passes it with one."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from icm.ctc_scripts.conformance.build import make
+    from icm.ctc_scripts.conformance.make_conformance import files_of
+    from icm.ctc_scripts.conformance.pictures import KODIM23, Picture
+    from icm.ctc_scripts.conformance.suite import Adapted, Encoded, Partial
+
+    suite = [Encoded("ci_icm_q2", Picture(KODIM23, (96, 72)),
+                     EncoderConfig(tool="ci-icm", quality=2, refine_steps=0, output_hash="md5"), "tiny", learned=True),
+             Partial("ci_icm_q2_groups1", "ci_icm_q2", 1, "first group"),
+             Adapted("ci_icm_q2_yf11", "ci_icm_q2", "yolo-fastest-1.1", "adapted for yolo-fastest-1.1")]
+    made = make(suite, tmp_path, report=lambda *_: None)
+    for name, data in files_of(made).items():
+        (tmp_path / name).write_bytes(data)
+    records = {m.record["name"]: m.record for m in made}
+    assert records["ci_icm_q2_yf11"]["decode"] == {"max_groups": None, "task_network": "yolo-fastest-1.1"}
+    md5s = {name: record["expect"]["md5"] for name, record in records.items()}
+    assert len(set(md5s.values())) == 3
+    plain = decode_bytes(made[0].data, DecoderConfig(task_network="yolo-fastest-1.1"))
+    assert plain.output.md5().hex() == md5s["ci_icm_q2_yf11"]
+    assert "`ci_icm_q2.icm` with `--task-network yolo-fastest-1.1`" in (tmp_path / "README.md").read_text()
+
+    conform = str(Path(sys.executable).parent / "icm-conform")
+    dec = f"{Path(sys.executable).parent / 'icm-dec'} -i {{bitstream}} -o {{output}}"
+    runs = {"built-in": [], "no adapted command": ["--decoder", dec, "--partial-decoder", dec + " --max-groups {max_groups}"]}
+    runs["adapted command"] = runs["no adapted command"] + ["--adapted-decoder", dec + " --task-network {task_network}"]
+    for label, options in runs.items():
+        result = subprocess.run([conform, str(tmp_path), *options], capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, (label, result.stdout + result.stderr)
+        skipped = 1 if label == "no adapted command" else 0
+        assert f"{3 - skipped} passed, 0 failed, {skipped} skipped of 3: CONFORMS" in result.stdout, label
+        assert "ci_icm_q2_yf11 (--task-network yolo-fastest-1.1)" in result.stdout
+    wrong = subprocess.run([conform, str(tmp_path), "--decoder", dec, "--adapted-decoder", dec],
+                           capture_output=True, text=True, timeout=60)
+    assert wrong.returncode == 2 and "--adapted-decoder: the command needs {task_network}" in wrong.stderr
+
+
 def test_tool_instances_share_the_model(tiny, photo):
     tools = ToolInstances()
     encode_picture(photo, EncoderConfig(tool="ci-icm", quality=1), tools=tools)

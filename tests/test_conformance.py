@@ -12,6 +12,7 @@ from icm.common.registry import ToolInstances
 from icm.ctc_scripts.conformance import coverage, manifest as M
 from icm.ctc_scripts.conformance.build import write
 from icm.ctc_scripts.conformance.make_conformance import coverage_rows
+from icm.ctc_scripts.conformance.runner import decode_settings
 from icm.ctc_scripts.conformance.suite import Written, entries
 from icm.decoder.pipeline import decode_bytes
 
@@ -50,7 +51,8 @@ def test_exercised_elements_are_those_of_the_streams():
 
 
 def test_readme_is_generated_from_the_manifest():
-    streams = [(e["name"], (FOLDER / e["stream"]).read_bytes()) for e in ENTRIES if e["decode"]["max_groups"] is None]
+    streams = [(e["name"], (FOLDER / e["stream"]).read_bytes()) for e in ENTRIES
+               if all(value is None for value in decode_settings(e).values())]
     assert (FOLDER / "README.md").read_text() == M.readme(MANIFEST, coverage_rows(streams))
 
 
@@ -61,16 +63,20 @@ def test_suite_stays_small():
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e["name"] for e in ENTRIES])
 def test_entry_decodes_as_recorded(entry, tools):
     data = (FOLDER / entry["stream"]).read_bytes()
-    expect, max_groups = entry["expect"], entry["decode"]["max_groups"]
+    expect, decode = entry["expect"], decode_settings(entry)
     if expect["outcome"] == "reject":
         with pytest.raises(IcmError) as error:
-            decode_bytes(data, DecoderConfig(max_groups=max_groups), tools=tools)
+            decode_bytes(data, DecoderConfig(**decode), tools=tools)
         assert error.value.exit_code == expect["exit_status"] and "\n" not in str(error.value)
         return
-    result = decode_bytes(data, DecoderConfig(max_groups=max_groups), tools=tools)
+    result = decode_bytes(data, DecoderConfig(**decode), tools=tools)
     assert result.output.md5().hex() == expect["md5"]
     stream_hash = result.output.digest(result.bitstream.output_hash["dh_hash_type"]).hex()
-    assert result.hash_hex == (stream_hash if max_groups is None else None)  # a partial decode is not checked
+    if decode["task_network"] is not None:  # the adapted picture; the plain one it is made from was hash-checked
+        assert result.output.adapted_for == decode["task_network"]
+        assert result.hash_hex is not None and result.hash_hex != stream_hash
+    else:
+        assert result.hash_hex == (stream_hash if decode["max_groups"] is None else None)  # partial: not checked
     assert {0: "picture", 1: "features"}[result.output.output_type] == expect["output"]
     geometry = [GEOMETRY_ARRAY] if result.output.features else []
     assert result.output.feature_names + geometry == expect.get("arrays", [])

@@ -1,6 +1,7 @@
 """Coverage of the conformance suite, from the streams themselves (walked with the syntax tracer) against the
 syntax declaration: every syntax element occurs in at least one stream, every value of every enumerated element
-and both values of every flag occur, every tool has a stream and every tool with channel groups a partial decode.
+and both values of every flag occur, every tool has a stream, every tool with channel groups a partial decode,
+and every tool with decoder-side adapters an adapted decode.
 
 The only values the suite may miss are the ``ps_tool_id`` of the tools still being built (``PENDING_TOOLS``).
 Values that no tool of this version decodes (4:2:2 and 4:4:4 chroma) occur in streams that decoders must refuse.
@@ -52,15 +53,18 @@ def test_decodable_streams_cover_all_but_the_reject_only_values():
     assert {k: v for k, v in only_rejected.items() if v} == REJECT_ONLY
 
 
-def test_every_tool_has_streams_and_grouped_tools_a_partial_decode():
+def test_every_tool_has_streams_grouped_tools_a_partial_decode_and_adapted_tools_an_adapted_decode():
     tools_with_streams = {e["tool"] for e in ENTRIES if e["expect"]["outcome"] == "decode"}
     partial = {e["tool"] for e in ENTRIES if e["decode"]["max_groups"] is not None}
+    adapted = {e["tool"] for e in ENTRIES if e["decode"].get("task_network") is not None}
     for entry in default_registry().entries():
         if entry.name not in S.TOOLS.values() or entry.name in PENDING_TOOLS:
             continue
         assert entry.name in tools_with_streams, f"no conformance stream of {entry.name}"
         if entry.groups:
             assert entry.name in partial, f"no partial-decode entry for {entry.name}"
+        if entry.adapters:
+            assert entry.name in adapted, f"no adapted-decode entry for {entry.name}"
     assert not set(PENDING_TOOLS) & tools_with_streams, "a pending tool has streams: remove it from PENDING_TOOLS"
 
 

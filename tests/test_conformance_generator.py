@@ -36,4 +36,4 @@ def test_a_decoder_that_does_not_refuse_a_must_reject_stream_stops_the_generator
     wrong = dataclasses.replace(by_name()["vvc_image_informative_extremes"], name="wrong", reject=4)
     data = build.write(wrong, (M.FOLDER / "vvc_image_1x1.icm").read_bytes(), ToolInstances())
     with pytest.raises(build.SuiteError, match="must be refused"):
-        build.decode_check("wrong", data, None, 4, ToolInstances())
+        build.decode_check("wrong", data, {}, 4, ToolInstances())

@@ -3,7 +3,7 @@
 A stream made by the encoder is encoded from its picture; a learned one (``Encoded.learned``) is kept from the
 folder when it is there, unless ``rewrite_learned``. A written stream is built from its source entry's stream
 (as just made or kept), so it follows its source. Every entry is then decoded: a stream decodes to the MD5 its
-hash unit holds, a partial decode gives its MD5, and a must-reject stream is refused with the stated exit
+hash unit holds, a partial or adapted decode gives its MD5, and a must-reject stream is refused with the stated exit
 status; anything else stops the generator (a decoder defect, or a wrong entry).
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ from ...common.registry import ToolInstances
 from ...common.syntax import structures as S
 from . import coverage
 from .rewrites import apply
-from .suite import Encoded, Partial, Written
+from .suite import DecodeEntry, Encoded, Written
 from .units import WRITABLE_BITSTREAM, read_units, relaxed, write_units
 
 OUTPUT_KINDS = {0: "picture", 1: "features"}
@@ -33,7 +33,7 @@ class SuiteError(Exception):
 @dataclasses.dataclass
 class Made:
     entry: object
-    data: bytes | None  # None for a partial decode (its source's stream)
+    data: bytes | None  # None for a partial or adapted decode (its source's stream)
     record: dict
     kept: bool = False  # a learned stream kept from the folder
 
@@ -74,14 +74,16 @@ def write(entry: Written, source: bytes, tools: ToolInstances) -> bytes:
     return write_units(values, declaration)
 
 
-def decode_check(name: str, data: bytes, max_groups: int | None, reject: int | None,
+def decode_check(name: str, data: bytes, decode: dict, reject: int | None,
                  tools: ToolInstances) -> tuple[str | None, str | None, list[str]]:
-    """(MD5, output kind, array names) of this decoder's output; (None, None, []) for a stream it refuses
-    as ``reject`` says. SuiteError for anything else."""
+    """(MD5, output kind, array names) of this decoder's output with the decoder settings ``decode``
+    (``max_groups``, ``task_network``); (None, None, []) for a stream it refuses as ``reject`` says. SuiteError
+    for anything else. A full decode's output must match the stream's hash; a partial decode's is not checked,
+    and an adapted decode's plain picture is checked by the decoder itself."""
     from ...decoder.pipeline import decode_bytes
 
     try:
-        result = decode_bytes(data, DecoderConfig(max_groups=max_groups), tools=tools)
+        result = decode_bytes(data, DecoderConfig(**decode), tools=tools)
     except IcmError as exc:
         if reject is not None and exc.exit_code == reject:
             return None, None, []
@@ -91,7 +93,7 @@ def decode_check(name: str, data: bytes, max_groups: int | None, reject: int | N
         raise SuiteError(f"{name}: the decoder decodes it, but it must be refused (exit status {reject})")
     md5 = result.output.md5().hex()
     checked = result.output.digest(result.bitstream.output_hash["dh_hash_type"]).hex()
-    if max_groups is None and checked != result.hash_hex:
+    if all(value is None for value in decode.values()) and checked != result.hash_hex:
         raise SuiteError(f"{name}: decoded output's hash {checked} differs from the stream's {result.hash_hex}")
     arrays = list(result.output.feature_names) + ([GEOMETRY_ARRAY] if result.output.features else [])
     return md5, OUTPUT_KINDS[result.output.output_type], arrays
@@ -124,13 +126,13 @@ def _summary(record: dict) -> str:
 
 
 def _record(entry, data: bytes | None, made: dict, tools: ToolInstances) -> dict:
-    if isinstance(entry, Partial):
+    if isinstance(entry, DecodeEntry):
         source = made[entry.source]
-        data, stream, max_groups, reject = source.data, source.record["stream"], entry.max_groups, None
+        data, stream, decode, reject = source.data, source.record["stream"], entry.decode, None
         origin = dict(made_by=source.record["made_by"], learned=source.record["learned"],
                       source=entry.source, settings={})
     else:
-        stream, max_groups = entry.stream, None
+        stream, decode = entry.stream, {"max_groups": None, "task_network": None}
         reject = getattr(entry, "reject", None)
         if isinstance(entry, Encoded):
             origin = dict(made_by="encoder", learned=entry.learned, source=entry.picture.describe(),
@@ -138,7 +140,7 @@ def _record(entry, data: bytes | None, made: dict, tools: ToolInstances) -> dict
         else:
             origin = dict(made_by="writer", learned=made[entry.source].record["learned"],
                           source=entry.source, settings={})
-    md5, output, arrays = decode_check(entry.name, data, max_groups, reject, tools)
+    md5, output, arrays = decode_check(entry.name, data, decode, reject, tools)
     if reject is not None:
         output = made[entry.source].record["expect"]["output"]
         expect = {"outcome": "reject", "output": output, "exit_status": reject}
@@ -150,4 +152,4 @@ def _record(entry, data: bytes | None, made: dict, tools: ToolInstances) -> dict
     tool_id = exercises["ps_tool_id"][0]
     return {"name": entry.name, "stream": stream, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(),
             "tool": S.TOOLS.get(tool_id, f"tool {tool_id}"), **origin, "description": entry.description,
-            "decode": {"max_groups": max_groups}, "expect": expect, "exercises": exercises}
+            "decode": decode, "expect": expect, "exercises": exercises}

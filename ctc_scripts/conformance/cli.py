@@ -1,7 +1,7 @@
 """icm-conform: run a decoder on a conformance suite and tell whether it conforms (docs/conformance.md).
 
     icm-conform DIR [--decoder 'CMD {bitstream} {output}'] [--partial-decoder 'CMD ... {max_groups}']
-                    [--report OUT] [--timeout 60] [--only PATTERN]
+                    [--adapted-decoder 'CMD ... {task_network}'] [--report OUT] [--timeout 60] [--only PATTERN]
 
 Exit status: 0 every entry passed (skipped ones aside), 1 at least one failed, 2 bad command line, 3 the suite's
 manifest missing or unreadable or a report that cannot be written, 7 the decoder program missing, 70 an internal
@@ -50,9 +50,10 @@ def guarded(function):
 
 
 def _progress(result: dict) -> None:
-    groups = "" if result["max_groups"] is None else f" (--max-groups {result['max_groups']})"
+    from .report import entry_label
+
     note = f"  {result['message']}" if result["result"] != "pass" and result["message"] else ""
-    click.echo(f"{result['result']:4}  {result['name']}{groups}  {result['seconds']:.2f} s{note}")
+    click.echo(f"{result['result']:4}  {entry_label(result)}  {result['seconds']:.2f} s{note}")
 
 
 @version_option(PROGRAM)
@@ -66,6 +67,10 @@ def _progress(result: dict) -> None:
               metavar="'CMD {bitstream} {output} {max_groups}'",
               help="Command for the partial-decode entries (first {max_groups} channel groups); without it a "
                    "--decoder command skips them.")
+@click.option("--adapted-decoder", "adapted_template", default=None,
+              metavar="'CMD {bitstream} {output} {task_network}'",
+              help="Command for the adapted-decode entries (the picture of {task_network}'s decoder-side adapter); "
+                   "without it a --decoder command skips them.")
 @click.option("--report", "report_path", default=None, metavar="OUT",
               help="Write the pass/fail table to OUT.md and OUT.json.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
@@ -73,7 +78,7 @@ def _progress(result: dict) -> None:
 @click.option("--only", "patterns", multiple=True, metavar="PATTERN",
               help="Run only the entries whose name matches this shell pattern (repeatable).")
 @guarded
-def main(suite, decoder_template, partial_template, report_path, timeout, patterns):
+def main(suite, decoder_template, partial_template, adapted_template, report_path, timeout, patterns):
     """Decode every stream of the conformance suite DIR and compare each output's MD5 with its manifest."""
     from . import manifest as M
     from .decoders import BuiltinDecoder, CommandDecoder
@@ -83,14 +88,15 @@ def main(suite, decoder_template, partial_template, report_path, timeout, patter
     manifest = M.load(suite)
     if patterns and not select(manifest["entries"], list(patterns)):
         raise ConfigError(f"--only: no entry of {suite} matches {', '.join(patterns)}")
-    if partial_template is not None and decoder_template is None:
-        raise ConfigError("--partial-decoder needs --decoder")
+    for option, template in (("--partial-decoder", partial_template), ("--adapted-decoder", adapted_template)):
+        if template is not None and decoder_template is None:
+            raise ConfigError(f"{option} needs --decoder")
     with tempfile.TemporaryDirectory(prefix="icm-conform-") as scratch:
         workdir = Path(scratch)
         if decoder_template is None:
             decoder = BuiltinDecoder(workdir / "decoder.log")
         else:
-            decoder = CommandDecoder(decoder_template, partial_template)
+            decoder = CommandDecoder(decoder_template, partial_template, adapted_template)
             decoder.check()
         results = run_suite(manifest, suite, decoder, timeout, workdir, list(patterns), progress=_progress)
     click.echo("")

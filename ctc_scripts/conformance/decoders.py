@@ -20,9 +20,6 @@ from pathlib import Path
 
 from ...common.errors import ConfigError, ResourceError
 
-PLACEHOLDERS = {"bitstream", "output", "max_groups"}
-
-
 @dataclass
 class Invocation:
     status: int | None  # exit status; None: stopped after the time limit; negative: killed by a signal
@@ -45,10 +42,11 @@ def _kill(process: subprocess.Popen) -> None:
 
 
 class BuiltinDecoder:
-    """This suite's decoder: ``icm-dec -i {bitstream} -o {output} [--max-groups K]``, in a worker process that
-    loads torch and the models once; after a time-out or a crash the next stream gets a fresh worker."""
+    """This suite's decoder: ``icm-dec -i {bitstream} -o {output} [--max-groups K] [--task-network NAME]``, in a
+    worker process that loads torch and the models once; after a time-out or a crash the next stream gets a fresh
+    worker."""
 
-    description = "built-in: icm-dec -i {bitstream} -o {output} [--max-groups K]"
+    description = "built-in: icm-dec -i {bitstream} -o {output} [--max-groups K] [--task-network NAME]"
     exact_status = True  # a must-reject stream must be refused with the manifest's exit status
     writes_output = True
 
@@ -57,8 +55,8 @@ class BuiltinDecoder:
         self.process: subprocess.Popen | None = None
         self.answers: queue.Queue = queue.Queue()
 
-    def supports(self, max_groups: int | None) -> bool:
-        return True
+    def missing_command(self, decode: dict) -> str | None:
+        return None  # every decode
 
     def _start(self) -> None:
         log = open(self.log_path, "ab")
@@ -75,11 +73,11 @@ class BuiltinDecoder:
             answers.put(line)
         answers.put(None)
 
-    def run(self, bitstream: Path, output: Path | None, max_groups: int | None, timeout: float) -> Invocation:
+    def run(self, bitstream: Path, output: Path | None, decode: dict, timeout: float) -> Invocation:
         if self.process is None or self.process.poll() is not None:
             self._start()
         start = time.perf_counter()
-        request = {"bitstream": str(bitstream), "output": str(output) if output else None, "max_groups": max_groups}
+        request = {"bitstream": str(bitstream), "output": str(output) if output else None, **decode}
         try:
             self.process.stdin.write(json.dumps(request) + "\n")
             self.process.stdin.flush()
@@ -106,37 +104,53 @@ class BuiltinDecoder:
 
 class CommandDecoder:
     """A decoder program run once per stream: ``template`` for full decodes (``{bitstream}``, and
-    ``{output}`` unless the program prints the MD5), ``partial`` (with ``{max_groups}``) for partial decodes."""
+    ``{output}`` unless the program prints the MD5), ``partial`` (with ``{max_groups}``) for partial decodes,
+    ``adapted`` (with ``{task_network}``) for the pictures of a task network's adapter."""
 
     exact_status = False  # any non-zero exit status refuses a stream
 
-    def __init__(self, template: str, partial: str | None = None):
-        self.template, self.partial = template, partial
+    def __init__(self, template: str, partial: str | None = None, adapted: str | None = None):
+        self.template, self.partial, self.adapted = template, partial, adapted
         _check_template(template, "--decoder", required={"bitstream"}, allowed={"bitstream", "output"})
-        if partial is not None:
-            _check_template(partial, "--partial-decoder", required={"bitstream", "max_groups"},
-                            allowed=PLACEHOLDERS)
-            if ("{output}" in partial) != ("{output}" in template):
-                raise ConfigError("--decoder and --partial-decoder must both write {output} or both print the MD5")
+        for option, extra, value in (("--partial-decoder", "max_groups", partial),
+                                     ("--adapted-decoder", "task_network", adapted)):
+            if value is None:
+                continue
+            _check_template(value, option, required={"bitstream", extra}, allowed={"bitstream", "output", extra})
+            if ("{output}" in value) != ("{output}" in template):
+                raise ConfigError(f"--decoder and {option} must both write {{output}} or both print the MD5")
         self.writes_output = "{output}" in template
-        self.description = template + (f" | partial: {partial}" if partial else "")
+        self.description = (template + (f" | partial: {partial}" if partial else "")
+                            + (f" | adapted: {adapted}" if adapted else ""))
+
+    def _template(self, decode: dict) -> tuple[str | None, str]:
+        """The command template for the decoder settings ``decode``, and what it is called."""
+        if decode.get("task_network") is not None:
+            template = self.adapted if decode.get("max_groups") is None else None
+            return template, "adapted-decode command (--adapted-decoder)"
+        if decode.get("max_groups") is not None:
+            return self.partial, "partial-decode command (--partial-decoder)"
+        return self.template, "decoder command"
+
+    def missing_command(self, decode: dict) -> str | None:
+        """None when a command decodes with the settings ``decode``; else what is missing."""
+        template, what = self._template(decode)
+        return None if template is not None else what
 
     def check(self) -> None:
         """ResourceError (exit status 7) unless the programs of the templates can be run."""
-        for template in filter(None, (self.template, self.partial)):
+        for template in filter(None, (self.template, self.partial, self.adapted)):
             program = shlex.split(template)[0]
             found = shutil.which(program) if os.sep not in program else (
                 program if os.path.isfile(program) and os.access(program, os.X_OK) else None)
             if found is None:
                 raise ResourceError(f"decoder program '{program}' not found or not executable")
 
-    def supports(self, max_groups: int | None) -> bool:
-        return max_groups is None or self.partial is not None
-
-    def run(self, bitstream: Path, output: Path | None, max_groups: int | None, timeout: float) -> Invocation:
-        template = self.template if max_groups is None else self.partial
-        argv = shlex.split(template.format(bitstream=shlex.quote(str(bitstream)),
-                                           output=shlex.quote(str(output)), max_groups=max_groups))
+    def run(self, bitstream: Path, output: Path | None, decode: dict, timeout: float) -> Invocation:
+        template, _ = self._template(decode)
+        argv = shlex.split(template.format(bitstream=shlex.quote(str(bitstream)), output=shlex.quote(str(output)),
+                                           max_groups=decode.get("max_groups"),
+                                           task_network=shlex.quote(str(decode.get("task_network")))))
         start = time.perf_counter()
         try:
             process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,

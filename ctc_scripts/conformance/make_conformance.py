@@ -19,7 +19,7 @@ from ...common.fileio import write_bytes_atomically
 from ...common.syntax import structures as S
 from . import coverage, manifest as M
 from .build import Made, SuiteError, make
-from .suite import PENDING_TOOLS, Partial, entries
+from .suite import PENDING_TOOLS, DecodeEntry, entries
 
 
 def manifest_of(made: list[Made]) -> dict:
@@ -40,9 +40,9 @@ def coverage_rows(streams: list[tuple[str, bytes]]) -> list[str]:
 
 
 def files_of(made: list[Made]) -> dict[str, bytes]:
-    files = {m.record["stream"]: m.data for m in made if not isinstance(m.entry, Partial)}
+    files = {m.record["stream"]: m.data for m in made if not isinstance(m.entry, DecodeEntry)}
     files[M.MANIFEST] = M.dumps(manifest_of(made)).encode()
-    streams = [(m.entry.name, m.data) for m in made if not isinstance(m.entry, Partial)]
+    streams = [(m.entry.name, m.data) for m in made if not isinstance(m.entry, DecodeEntry)]
     files["README.md"] = M.readme(manifest_of(made), coverage_rows(streams)).encode()
     return files
 

@@ -3,7 +3,8 @@
 Format ``icm-conformance-1`` (docs/conformance.md): ``entries`` is a list of test cases, each with ``name``,
 ``stream`` (a file of the folder), ``bytes``, ``sha256`` (of the stream file), ``tool``, ``made_by``
 (``encoder`` or ``writer``), ``learned``, ``source``, ``settings`` (encoder settings that differ from the
-defaults), ``description``, ``decode`` (``max_groups``: null or K), ``expect`` and ``exercises``. ``expect`` is
+defaults), ``description``, ``decode`` (``max_groups``: null or K; ``task_network``: null or the name of the
+task network whose decoder-side adapter's picture is decoded), ``expect`` and ``exercises``. ``expect`` is
 ``{"outcome": "decode", "output": "picture" | "features", "md5": ..., "arrays": [...]}`` or
 ``{"outcome": "reject", "output": ..., "exit_status": N}``; ``exercises`` maps every syntax element the stream
 holds to ``[min, max]`` of its values (byte arrays: of their lengths in bytes).
@@ -50,9 +51,19 @@ def expected_text(entry: dict) -> str:
     return f"`{expect['md5']}`"
 
 
+def decoder_options(decode: dict) -> str:
+    """The ``icm-dec`` options of an entry's decoder settings (``decode``): '' for a full decode."""
+    options = []
+    if decode.get("max_groups") is not None:
+        options.append(f"--max-groups {decode['max_groups']}")
+    if decode.get("task_network") is not None:
+        options.append(f"--task-network {decode['task_network']}")
+    return " ".join(options)
+
+
 def stream_cell(entry: dict) -> str:
-    max_groups = entry["decode"].get("max_groups")
-    return f"`{entry['stream']}`" + ("" if max_groups is None else f" with `--max-groups {max_groups}`")
+    options = decoder_options(entry["decode"])
+    return f"`{entry['stream']}`" + (f" with `{options}`" if options else "")
 
 
 HEAD = """# Conformance bitstreams
@@ -61,7 +72,7 @@ HEAD = """# Conformance bitstreams
 
 Small ICM bitstreams (syntax version 3) with the MD5 of their decoded output (docs/decoding.md D.7). A conforming
 decoder decodes each to exactly this output on any machine, thread count and device, refuses the streams marked
-"refused", and with `--max-groups K` gives the partial outputs listed. `manifest.json` holds the same in machine
+"refused", and with `--max-groups K` and `--task-network NAME` gives the partial and adapted outputs listed. `manifest.json` holds the same in machine
 form, with what each stream exercises (every syntax element with the range of its values). Run any decoder on the
 suite with `icm-conform tests/data/conformance --decoder 'CMD {bitstream} {output}'` (docs/conformance.md).
 

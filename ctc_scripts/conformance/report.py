@@ -15,6 +15,14 @@ def summary_line(results: list[dict]) -> str:
             + ("CONFORMS" if n["fail"] == 0 and results else "DOES NOT CONFORM"))
 
 
+def entry_label(result: dict) -> str:
+    """The entry's name with its decoder options, e.g. ``mfc_q3_groups2 (--max-groups 2)``."""
+    from .manifest import decoder_options
+
+    options = decoder_options(result)
+    return result["name"] + (f" ({options})" if options else "")
+
+
 def _cell(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
@@ -24,7 +32,7 @@ def markdown(results: list[dict], suite: str, decoder: str) -> str:
              f"- {summary_line(results)}", "",
              "| entry | result | expected | got | seconds | note |", "| --- | --- | --- | --- | --- | --- |"]
     for r in results:
-        name = r["name"] + ("" if r["max_groups"] is None else f" (--max-groups {r['max_groups']})")
+        name = entry_label(r)
         mark = {"pass": "pass", "fail": "**FAIL**", "skip": "skip"}[r["result"]]
         lines.append(f"| {_cell(name)} | {mark} | {_cell(r['expected'])} | {_cell(r['got'])} | "
                      f"{r['seconds']:.2f} | {_cell(r['message'])} |")

@@ -4,7 +4,8 @@ An entry that decodes passes when the decoder exits with status 0 and the MD5 of
 is the manifest's. A must-reject entry passes when the decoder exits with a non-zero status (this suite's own
 decoder: exactly the manifest's status) and was not killed by a signal. A partial-decode entry is skipped
 when the decoder has no partial-decode command. A stream file that differs from the manifest's checksum, a
-time-out, a crash or an unreadable output fail.
+time-out, a crash or an unreadable output fail. An adapted-decode entry (the picture of a task network's adapter) is
+skipped when the decoder has no adapted-decode command.
 """
 from __future__ import annotations
 
@@ -30,22 +31,28 @@ def expected_text(entry: dict) -> str:
     return expect["md5"] if expect["outcome"] == "decode" else f"refused ({expect['exit_status']})"
 
 
+def decode_settings(entry: dict) -> dict:
+    """The entry's decoder settings, ``max_groups`` and ``task_network`` (None: not set)."""
+    return {key: entry["decode"].get(key) for key in ("max_groups", "task_network")}
+
+
 def run_entry(entry: dict, folder: Path, decoder, timeout: float, workdir: Path) -> dict:
-    max_groups = entry["decode"].get("max_groups")
-    result = {"name": entry["name"], "stream": entry["stream"], "max_groups": max_groups,
+    decode = decode_settings(entry)
+    result = {"name": entry["name"], "stream": entry["stream"], **decode,
               "expected": expected_text(entry), "got": "", "result": FAIL, "seconds": 0.0, "message": ""}
     stream = (folder / entry["stream"]).absolute()  # a decoder command may change its folder
     if not stream.is_file() or hashlib.sha256(stream.read_bytes()).hexdigest() != entry["sha256"]:
         result["message"] = "the stream file is missing or differs from the manifest (sha256)"
         return result
-    if not decoder.supports(max_groups):
-        result.update(result=SKIP, message="no partial-decode command (--partial-decoder)")
+    missing = decoder.missing_command(decode)
+    if missing:
+        result.update(result=SKIP, message=f"no {missing}")
         return result
     kind = entry["expect"]["output"]
     output = workdir / (entry["name"] + SUFFIXES[kind]) if decoder.writes_output else None
     if output is not None and output.exists():
         output.unlink()
-    run = decoder.run(stream, output, max_groups, timeout)
+    run = decoder.run(stream, output, decode, timeout)
     result["seconds"] = round(run.seconds, 3)
     if run.status is None:
         result.update(got="timeout", message=run.message)

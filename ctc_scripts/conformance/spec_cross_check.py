@@ -2,7 +2,7 @@
 
     python -m icm.ctc_scripts.conformance.spec_cross_check [--only NAME ...]
 
-Every entry that decodes (full or partial) is decoded by ``spec_decoder`` (VVC by ffmpeg, everything after it
+Every entry that decodes (full, partial or adapted) is decoded by ``spec_decoder`` (VVC by ffmpeg, everything after it
 and all of ``mfc`` and ``ci-icm`` from docs/decoding.md), its full decodes checked against the stream's own hash
 (MD5 or CRC-32, D.7), and the MD5 of its output compared with the manifest's: so the suite's expected outputs do
 not rest on ``icm-dec`` alone. Every entry that must be refused must be refused by ``spec_decoder`` too, as a level-limit or
@@ -25,7 +25,8 @@ def model_name(model_id: int) -> str:
     return mfc_model_name(model_id)
 
 
-def spec_md5(data: bytes, max_groups: int | None, models: dict, folder: Path, ffmpeg: str) -> str:
+def spec_md5(data: bytes, max_groups: int | None, models: dict, folder: Path, ffmpeg: str,
+             task_network: str | None = None) -> str:
     """The MD5 of the spec decoder's output (D.7's canonical byte string); a full decode is also checked against
     the stream's hash unit. Raises ``SpecError`` when the spec decoder refuses the stream."""
     from . import spec_decoder as sd
@@ -43,7 +44,7 @@ def spec_md5(data: bytes, max_groups: int | None, models: dict, folder: Path, ff
         if name not in models:
             models[name] = sd.load_ci_icm_model(ci_icm_folders(), stream["ps"]["ps_model_id"])
         model = models[name]
-    return sd.output_md5(sd.decode(stream, ffmpeg, model, max_groups), stream)
+    return sd.output_md5(sd.decode(stream, ffmpeg, model, max_groups, task_network), stream)
 
 
 def ci_icm_folders() -> list[Path]:
@@ -82,7 +83,8 @@ def check(folder: Path = M.FOLDER, only: list[str] | None = None, report=print) 
             data = (folder / entry["stream"]).read_bytes()
             refused = None
             try:
-                md5 = spec_md5(data, entry["decode"]["max_groups"], models, Path(scratch), ffmpeg)
+                decode = entry["decode"]
+                md5 = spec_md5(data, decode["max_groups"], models, Path(scratch), ffmpeg, decode.get("task_network"))
             except sd.SpecError as exc:
                 md5, refused = f"refused: {type(exc).__name__}: {exc}", exc
             except Exception as exc:  # noqa: BLE001 - a crash of the spec decoder is a disagreement too

@@ -7,12 +7,15 @@
   (``rewrites.py``): content no encoder writes. ``reject``: the exit status with which ``icm-dec`` refuses it
   (a stream that every decoder must refuse); otherwise it decodes, and its hash unit holds its output's MD5.
 * :class:`Partial`: another entry's stream decoded with ``--max-groups K``, with the MD5 of that output.
+* :class:`Adapted`: another entry's stream decoded with ``--task-network NAME``: the picture of that task
+  network's decoder-side adapter (a tool with adapters), with the MD5 of that output.
 
 Adding a tool's streams is one entry each, e.g. for a learned image codec::
 
     Encoded("ci_icm_q3", Picture(KODIM23, (128, 96)), EncoderConfig(tool="ci-icm", quality=3), learned=True,
             description="..."),
     Partial("ci_icm_q3_groups2", "ci_icm_q3", 2, "..."),
+    Adapted("ci_icm_q3_yolo_fastest_1_1", "ci_icm_q3", "yolo-fastest-1.1", "..."),
 
 and removing the tool from :data:`PENDING_TOOLS`.
 """
@@ -61,10 +64,27 @@ class Written(_StreamEntry):
 
 
 @dataclass(frozen=True)
-class Partial:
+class DecodeEntry:
+    """Another entry's stream decoded with decoder settings (no stream file of its own)."""
+
     name: str
     source: str  # the entry whose stream is decoded
+
+    @property
+    def decode(self) -> dict:
+        """The decoder settings, as the manifest's ``decode`` records them."""
+        return {"max_groups": getattr(self, "max_groups", None), "task_network": getattr(self, "task_network", None)}
+
+
+@dataclass(frozen=True)
+class Partial(DecodeEntry):
     max_groups: int
+    description: str
+
+
+@dataclass(frozen=True)
+class Adapted(DecodeEntry):
+    task_network: str
     description: str
 
 

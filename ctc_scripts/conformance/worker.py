@@ -1,7 +1,8 @@
-"""The built-in decoder of ``icm-conform``: ``icm-dec -i BITSTREAM -o OUTPUT [--max-groups K]`` in one
-long-lived process, so that torch and the models load once for the whole suite.
+"""The built-in decoder of ``icm-conform``: ``icm-dec -i BITSTREAM -o OUTPUT [--max-groups K] [--task-network
+NAME]`` in one long-lived process, so that torch and the models load once for the whole suite.
 
-Protocol: one JSON request per line on standard input, ``{"bitstream": PATH, "output": PATH, "max_groups": K}``;
+Protocol: one JSON request per line on standard input, ``{"bitstream": PATH, "output": PATH, "max_groups": K,
+"task_network": NAME}`` (the last two may be null or absent);
 one JSON answer per line, ``{"status": N, "message": TEXT}``, where N is the exit status ``icm-dec`` would give
 (0, or an error's documented status; 1 for an internal error). Anything else the process prints goes to
 standard error, never into the answers.
@@ -21,11 +22,12 @@ def handle(request: dict, tools) -> dict:
 
     try:
         data = read_bitstream_file(request["bitstream"])
-        result = decode_bytes(data, DecoderConfig(max_groups=request.get("max_groups")), tools=tools)
+        config = DecoderConfig(max_groups=request.get("max_groups"), task_network=request.get("task_network"))
+        result = decode_bytes(data, config, tools=tools)
         if request.get("output"):
             write_output(request["output"], result.output)
         md5 = result.output.md5().hex()
-        checked = "matches the stream" if result.hash_hex else "hash not checked (partial decode)"
+        checked = "matches the stream" if result.hash_hex else "not hash-checked (partial or adapted decode)"
         return {"status": 0, "message": f"decoded-output MD5 {md5}: {checked}"}
     except IcmError as exc:
         return {"status": exc.exit_code, "message": str(exc)}
