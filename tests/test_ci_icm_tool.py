@@ -259,6 +259,16 @@ def test_ctc_codecs_with_decode_settings(tiny, shared, tmp_path):
         assert plain["bits"] == adapted["bits"] == 8 * len(stream) and part["bits"] == plain["bits"] - 8 * unread
         assert part["md5"] is None and adapted["md5"] == plain["md5"] is not None
         assert plain["detections"] != adapted["detections"]
+        # the decode-only codecs decode plain's streams (copied, with plain's encode times), not streams of their own
+        assert part["encode_s"] == adapted["encode_s"] == plain["encode_s"]
+        for name in ("k1", "xl"):
+            assert (tmp_path / "a" / "points" / name / "q2" / plain["bitstream"]).read_bytes() == stream
+    # without the codec whose streams it decodes, a decode-only codec encodes them itself (the same streams)
+    alone = {**values, "codecs": values["codecs"][2:3]}
+    run_ctc(load_ctc_config(values=alone, output=str(tmp_path / "c")), progress=False)
+    for plain, part in zip(records("a", "plain"), records("c", "k1"), strict=True):
+        assert part["bits"] == next(r for r in records("a", "k1") if r["image"] == part["image"])["bits"]
+        assert part["encode_s"] != plain["encode_s"]
     run_retask(tmp_path / "a", "yolo-fastest-1.1", tmp_path / "b", codecs=["uncompressed", "plain", "xl"],
                progress=False)
     decode = {c["name"]: c["decode"] for c in json.loads((tmp_path / "b" / "run.json").read_text())["config"]["codecs"]}

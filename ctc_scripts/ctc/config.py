@@ -140,10 +140,11 @@ class CtcConfig:
         return load_config(DecoderConfig, None, device=self.device, **codec.decode,
                            **{f"inner_{k}": v for k, v in inner.items()})
 
-    def point_key(self, codec: CodecConfig, qp: int | None) -> str:
+    def point_key(self, codec: CodecConfig, qp: int | None, with_decode: bool = True) -> str:
         """A fingerprint of everything that determines a point's per-image results (not the device
         index, the paths of the VTM programs or the number of jobs): a cached record whose key differs
-        is stale and is redone."""
+        is stale and is redone. ``with_decode=False``: of what determines its streams only (the decoder
+        settings left out), so that points whose streams are the same can be found."""
         described = {"version": RECORD_VERSION, "syntax": f"{SYNTAX_VERSION_MAJOR}.{SYNTAX_VERSION_MINOR}",
                      "tool": codec.tool, "task_network": self.task_network,
                      "task_input_size": self.task_input_size, "device_type": self.device.split(":")[0]}
@@ -167,7 +168,7 @@ class CtcConfig:
             resources = tool.resource_fingerprint(encoder_config)
             if resources:  # e.g. the hash of a learned model's weights: retrained weights redo the point
                 described["resources"] = resources
-            if codec.decode:
+            if codec.decode and with_decode:
                 described["decode"] = dict(codec.decode)
         text = json.dumps(described, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]

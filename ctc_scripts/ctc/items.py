@@ -3,7 +3,9 @@
 For each (codec, QP) point and each image the work item
 
 1. encodes the image with ``icm.encoder.pipeline.encode_file`` (what ``icm-enc`` runs), writing the
-   bitstream file ``<out>/points/<codec>/qpNN/<image>.icm`` (``encode_stage``);
+   bitstream file ``<out>/points/<codec>/qpNN/<image>.icm`` (``encode_stage``); a codec that only decodes
+   differently than another codec of the run (``decode`` settings) copies that codec's finished stream instead
+   (``reuse_stream``);
 2. reads that file back and decodes it with ``read_bitstream_file`` + ``decode_bytes`` (what ``icm-dec``
    runs, hash check included);
 3. runs the task network on the decoded output: the whole network on a decoded picture, NN part 2 of the
@@ -104,10 +106,34 @@ def encode_stage(spec: dict) -> dict | None:
     from the encode; None for the items that have no separate encode (``uncompressed``, complexity)."""
     if spec["kind"] != "image" or spec["tool"] == "uncompressed":
         return None
+    reused = reuse_stream(spec)
+    if reused is not None:
+        return reused
     from ...encoder.pipeline import encode_file
 
     encoded = encode_file(spec["image_path"], spec["bitstream"], spec["encoder"], tools=_tools())
     return {"width": encoded.width, "height": encoded.height, "encode_s": encoded.encode_seconds}
+
+
+def reuse_stream(spec: dict) -> dict | None:
+    """The encode of an item whose stream another point has already made (``stream_source``: a codec that only
+    decodes differently): that point's bitstream file copied, with the size and encode seconds of its
+    record. None when there is none (not made yet, or stale): the item then encodes the picture itself,
+    which gives the same stream."""
+    source = spec.get("stream_source")
+    if not source:
+        return None
+    from ...common.fileio import write_bytes_atomically
+
+    record = read_record(Path(source["record"]), source["key"])
+    try:
+        data = Path(source["bitstream"]).read_bytes()
+    except OSError:
+        return None
+    if record is None or record.get("bitstream") != Path(source["bitstream"]).name or 8 * len(data) != record["bits"]:
+        return None
+    write_bytes_atomically(spec["bitstream"], data)
+    return {"width": record["width"], "height": record["height"], "encode_s": record["encode_s"]}
 
 
 def finish_item(spec: dict, encoded: dict | None) -> dict:

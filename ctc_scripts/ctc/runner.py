@@ -66,6 +66,7 @@ def plan(config: CtcConfig, dataset: Dataset) -> list[dict]:
     """Every work item of the CTC, point by point (images first, then the point's complexity item)."""
     root = config.output_dir()
     items = []
+    streams_of = stream_sources(config)
     for codec, qp in config.points():
         key = config.point_key(codec, qp)
         encoder = config.encoder_config(codec, qp) if codec.coded else None
@@ -76,12 +77,32 @@ def plan(config: CtcConfig, dataset: Dataset) -> list[dict]:
         folder = point_dir(root, codec, qp)
         for index, file_name in enumerate(dataset.files):
             stem = Path(file_name).stem
-            items.append(dict(common, kind="image", file=file_name, image_id=dataset.image_ids[index],
-                              image_path=str(dataset.path(index)), record=str(folder / f"{stem}.json"),
-                              bitstream=str(folder / f"{stem}.icm")))
+            item = dict(common, kind="image", file=file_name, image_id=dataset.image_ids[index],
+                        image_path=str(dataset.path(index)), record=str(folder / f"{stem}.json"),
+                        bitstream=str(folder / f"{stem}.icm"))
+            source = streams_of.get((codec.name, qp))
+            if source is not None:
+                source_codec, source_folder = source
+                item["stream_source"] = dict(codec=source_codec.name, key=config.point_key(source_codec, qp),
+                                             record=str(source_folder / f"{stem}.json"),
+                                             bitstream=str(source_folder / f"{stem}.icm"))
+            items.append(item)
         items.append(dict(common, kind="complexity", file=dataset.files[0], image_id=dataset.image_ids[0],
                           image_path=str(dataset.path(0)), record=str(folder / COMPLEXITY_FILE)))
     return items
+
+
+def stream_sources(config: CtcConfig) -> dict:
+    """(codec name, value) -> (codec, point folder) of another point whose streams are the same: a codec that
+    only decodes differently (``decode``: ``max_groups``, ``task_network``) than a codec without decoder
+    settings reuses that codec's bitstream files (and their encode times) instead of encoding again."""
+    root = config.output_dir()
+    plain = {}
+    for codec, qp in config.points():
+        if codec.coded and not codec.decode:
+            plain.setdefault(config.point_key(codec, qp, with_decode=False), (codec, point_dir(root, codec, qp)))
+    return {(codec.name, qp): plain[key] for codec, qp in config.points()
+            if codec.coded and codec.decode and (key := config.point_key(codec, qp, with_decode=False)) in plain}
 
 
 def pending_items(items: list, spec_of=lambda item: item) -> list:
