@@ -154,6 +154,16 @@ def test_cli_run_report_and_compare(small_run, tmp_path):
     text, _ = compare_runs(folder, folder)
     assert "| vvc-feature | 0.00 | 0.00 |" in text
     assert (tmp_path / "cmp.csv").read_text().startswith("codec,qp,bpp_a")
+    # a report of some of the codecs, into another folder (the run's own report untouched)
+    before = (folder / "report.md").read_text()
+    result = runner.invoke(cli, ["report", str(folder), "--codec", "vvc-feature", "--no-plot", "-o",
+                                 str(tmp_path / "some")])
+    assert result.exit_code == 0, result.output
+    some = (tmp_path / "some" / "points.csv").read_text()
+    assert ",vvc-feature," in some and ",uncompressed," in some and ",vvc-image," not in some
+    assert (folder / "report.md").read_text() == before
+    result = runner.invoke(cli, ["report", str(folder), "--codec", "nonsense", "-o", str(tmp_path / "none")])
+    assert result.exit_code == 2 and "no codec named 'nonsense'" in result.output
     result = runner.invoke(cli, ["run", str(SMALL), "-o", str(tmp_path / "x"), "--check"])
     assert result.exit_code == 0 and "20 work items" in result.output
     assert "  vvc-feature: vvc-feature qp 32 (inner codec vvenc, preset faster)" in result.output

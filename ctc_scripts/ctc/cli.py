@@ -1,7 +1,7 @@
 """icm-ctc: run the common test conditions, rebuild their report, compare two runs.
 
     icm-ctc run cfg/ctc/coco-val-dev.yaml [--jobs 2] [--device cuda] [--preset faster] [--set KEY=VALUE]
-    icm-ctc report results/coco-val-dev
+    icm-ctc report results/coco-val-dev [--codec NAME ... -o FOLDER]
     icm-ctc compare results/run-a results/run-b
     icm-ctc retask results/coco-val-dev --task-network yolo-fastest-1.1 -o results/coco-val-dev-yf11
 
@@ -98,13 +98,17 @@ def run(config_path, output, jobs, device, preset, limit, codecs, bootstrap, ove
 @click.option("--bootstrap", type=click.IntRange(0, 100000), default=None, cls=IcmOption,
               show_default="the run's configuration", help="Bootstrap replicates.")
 @click.option("--no-plot", is_flag=True, help="Do not draw rd.png.")
+@click.option("--codec", "codecs", multiple=True,
+              help="Only this codec (repeatable; the task-fidelity reference is always kept).")
+@click.option("-o", "--output", default=None,
+              help="Write the report files into this folder instead of RESULTS (e.g. for some of its codecs).")
 @guarded(PROGRAM)
-def report(folder, bootstrap, no_plot):
+def report(folder, bootstrap, no_plot, codecs, output):
     """Rebuild the tables and the plot of a finished run from its records."""
     from .report import build_report
 
-    build_report(folder, bootstrap=bootstrap, make_plot=not no_plot)
-    _print_report(Path(folder))
+    build_report(folder, bootstrap=bootstrap, make_plot=not no_plot, codecs=list(codecs) or None, output=output)
+    _print_report(Path(output if output is not None else folder))
 
 
 @main.command()

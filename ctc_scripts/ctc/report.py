@@ -18,11 +18,12 @@ import csv
 import io
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from ...common.errors import IcmError, InputError
+from ...common.errors import IcmError, InputError, OutputError
 from ...common.fileio import write_bytes_atomically, write_json_atomically
 from . import bd as bdlib
 from .config import CtcConfig, config_from_dict
@@ -86,10 +87,23 @@ def _pct(value) -> float:
     return 100.0 * value if value is not None and math.isfinite(value) else float("nan")
 
 
-def evaluate_run(folder: str | Path, bootstrap: int | None = None) -> dict:
-    """Everything the report shows, as a JSON-able mapping."""
+def select_codecs(config: CtcConfig, names: list[str] | None) -> CtcConfig:
+    """``config`` with only the codecs ``names`` (and the task-fidelity reference, which every fidelity needs),
+    and those of its anchors that remain; all of them for None. ConfigError (exit 2) for a name the run lacks."""
+    if not names:
+        return config
+    for name in names:
+        config.codec(name)
+    keep = set(names) | ({config.reference} if config.reference else set())
+    return replace(config, codecs=[c for c in config.codecs if c.name in keep],
+                   anchors=[a for a in config.anchors if a in keep])
+
+
+def evaluate_run(folder: str | Path, bootstrap: int | None = None, codecs: list[str] | None = None) -> dict:
+    """Everything the report shows, as a JSON-able mapping (of the codecs ``codecs`` only, if given)."""
     folder = Path(folder)
     config, dataset, keys = load_run(folder)
+    config = select_codecs(config, codecs)
     points = collect_records(folder, config, dataset, keys)
     stats = config.statistics
     replicates = stats.bootstrap if bootstrap is None else bootstrap
@@ -372,10 +386,16 @@ def plot(report: dict, path: str | Path) -> None:
     write_bytes_atomically(path, buffer.getvalue())
 
 
-def build_report(folder: str | Path, bootstrap: int | None = None, make_plot: bool = True) -> dict:
-    """Evaluate the finished run in ``folder`` and write points.csv, summary.csv, report.md, report.json, rd.png."""
-    folder = Path(folder)
-    report = evaluate_run(folder, bootstrap=bootstrap)
+def build_report(folder: str | Path, bootstrap: int | None = None, make_plot: bool = True,
+                 codecs: list[str] | None = None, output: str | Path | None = None) -> dict:
+    """Evaluate the finished run in ``folder`` and write points.csv, summary.csv, report.md, report.json, rd.png
+    there, or into ``output`` (e.g. for a report of some of its codecs, ``codecs``)."""
+    report = evaluate_run(folder, bootstrap=bootstrap, codecs=codecs)
+    folder = Path(output) if output is not None else Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the report folder {folder}: {exc.strerror}") from None
     write_bytes_atomically(folder / "points.csv", points_csv(report).encode())
     write_bytes_atomically(folder / "summary.csv", summary_csv(report).encode())
     write_bytes_atomically(folder / "report.md", markdown(report).encode())
