@@ -9,10 +9,9 @@ from pathlib import Path
 from ..common.bitstream import SIDE_INFORMATION, Bitstream, parse
 from ..common.config import DecoderConfig
 from ..common.errors import ConfigError, InputError
-from ..common.output import DecodedOutput, check_hash, with_geometry
+from ..common.output import DecodedOutput, check_hash
 from ..common.registry import ToolInstances
 from ..common.syntax.interpreter import Tracer
-from ..common.threads import DECODER_THREADS, torch_threads_if_loaded
 
 MAX_BITSTREAM_BYTES = 1 << 30
 
@@ -46,8 +45,7 @@ def decode_bytes(data: bytes, config: DecoderConfig, tracer: Tracer | None = Non
     decoder = tools.decoder(bitstream.parameter_set["ps_tool_id"])
     if config.max_groups is not None and not decoder.entry.groups:
         raise ConfigError(f"max_groups: {decoder.entry.name} streams have no channel groups to leave out")
-    with torch_threads_if_loaded(DECODER_THREADS):
-        output = with_geometry(decoder.decode(bitstream, config), bitstream.parameter_set)
+    output = tools.decode(bitstream, config)
     if output.partial:
         hash_hex = None
     elif output.adapted_for is not None:

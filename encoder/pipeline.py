@@ -13,10 +13,10 @@ from ..common.config import DecoderConfig, EncoderConfig
 from ..common.errors import ConfigError
 from ..common.fileio import write_bytes_atomically
 from ..common.image_io import read_image
-from ..common.output import HASH_TYPE_NAMES, DecodedOutput, hash_unit, with_geometry
+from ..common.output import HASH_TYPE_NAMES, DecodedOutput, hash_unit
 from ..common.registry import ToolInstances
 from ..common.syntax.interpreter import Tracer
-from ..common.threads import DECODER_THREADS, ENCODER_THREADS, torch_threads
+from ..common.threads import ENCODER_THREADS, torch_threads
 
 
 @dataclass
@@ -59,10 +59,7 @@ def encode_picture(rgb: np.ndarray, config: EncoderConfig, tracer: Tracer | None
     with torch_threads(ENCODER_THREADS):
         encoding = encoder.encode(rgb, config)
     bitstream = encoding.bitstream
-    with torch_threads(DECODER_THREADS):  # the decoder's own thread count (its exact networks, common/threads.py)
-        decoded = tools.decoder(bitstream.parameter_set["ps_tool_id"]).decode(
-            bitstream, DecoderConfig(device=config.device, inner=config.inner))
-    decoded = with_geometry(decoded, bitstream.parameter_set)
+    decoded = tools.decode(bitstream, DecoderConfig(device=config.device, inner=config.inner))
     bitstream.output_hash = hash_unit(decoded, HASH_TYPE_NAMES[config.output_hash])
     data = serialize(bitstream, tracer=tracer)
     return EncodeResult(data, rgb.shape[1], rgb.shape[0], decoded, time.perf_counter() - start, encoding.info)

@@ -12,7 +12,6 @@ from icm.common.registry import ToolInstances
 from icm.ctc_scripts.conformance import coverage, manifest as M
 from icm.ctc_scripts.conformance.build import write
 from icm.ctc_scripts.conformance.make_conformance import coverage_rows
-from icm.ctc_scripts.conformance.runner import decode_settings
 from icm.ctc_scripts.conformance.suite import Written, entries
 from icm.decoder.pipeline import decode_bytes
 
@@ -52,7 +51,7 @@ def test_exercised_elements_are_those_of_the_streams():
 
 def test_readme_is_generated_from_the_manifest():
     streams = [(e["name"], (FOLDER / e["stream"]).read_bytes()) for e in ENTRIES
-               if all(value is None for value in decode_settings(e).values())]
+               if all(value is None for value in M.decode_settings(e).values())]
     assert (FOLDER / "README.md").read_text() == M.readme(MANIFEST, coverage_rows(streams))
 
 
@@ -63,7 +62,7 @@ def test_suite_stays_small():
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e["name"] for e in ENTRIES])
 def test_entry_decodes_as_recorded(entry, tools):
     data = (FOLDER / entry["stream"]).read_bytes()
-    expect, decode = entry["expect"], decode_settings(entry)
+    expect, decode = entry["expect"], M.decode_settings(entry)
     if expect["outcome"] == "reject":
         with pytest.raises(IcmError) as error:
             decode_bytes(data, DecoderConfig(**decode), tools=tools)

@@ -56,7 +56,7 @@ def test_decodable_streams_cover_all_but_the_reject_only_values():
 def test_every_tool_has_streams_grouped_tools_a_partial_decode_and_adapted_tools_an_adapted_decode():
     tools_with_streams = {e["tool"] for e in ENTRIES if e["expect"]["outcome"] == "decode"}
     partial = {e["tool"] for e in ENTRIES if e["decode"]["max_groups"] is not None}
-    adapted = {e["tool"] for e in ENTRIES if e["decode"].get("task_network") is not None}
+    adapted = {e["tool"] for e in ENTRIES if M.decode_settings(e)["task_network"] is not None}
     for entry in default_registry().entries():
         if entry.name not in S.TOOLS.values() or entry.name in PENDING_TOOLS:
             continue

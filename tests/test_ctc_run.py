@@ -161,9 +161,14 @@ def test_cli_run_report_and_compare(small_run, tmp_path):
     assert result.exit_code == 0, result.output
     some = (tmp_path / "some" / "points.csv").read_text()
     assert ",vvc-feature," in some and ",uncompressed," in some and ",vvc-image," not in some
+    assert "none of the run's anchors (vvc-image) is selected: the report has no BD rows" in result.output
+    assert not (tmp_path / "some" / "rd.png").exists() and "rd.png" not in result.output.splitlines()[-2]
     assert (folder / "report.md").read_text() == before
     result = runner.invoke(cli, ["report", str(folder), "--codec", "nonsense", "-o", str(tmp_path / "none")])
     assert result.exit_code == 2 and "no codec named 'nonsense'" in result.output
+    result = runner.invoke(cli, ["report", str(folder), "--codec", "vvc-feature"])
+    assert result.exit_code == 2 and "--codec needs -o FOLDER" in result.output
+    assert (folder / "report.md").read_text() == before
     result = runner.invoke(cli, ["run", str(SMALL), "-o", str(tmp_path / "x"), "--check"])
     assert result.exit_code == 0 and "20 work items" in result.output
     assert "  vvc-feature: vvc-feature qp 32 (inner codec vvenc, preset faster)" in result.output

@@ -32,3 +32,14 @@ class ToolInstances:
         if tool_id not in self._decoders:
             self._decoders[tool_id] = entry.decoder_class()(entry=entry, models=self.models)
         return self._decoders[tool_id]
+
+    def decode(self, bitstream, config):
+        """The output of a parsed ``bitstream`` (its tool's decoder with the DecoderConfig ``config``, on the
+        decoders' thread count, with the stream's geometry): what the decoder outputs, and what the encoder
+        hashes into its stream. The hash is not checked here."""
+        from ..output import with_geometry
+        from ..threads import DECODER_THREADS, torch_threads_if_loaded
+
+        decoder = self.decoder(bitstream.parameter_set["ps_tool_id"])
+        with torch_threads_if_loaded(DECODER_THREADS):
+            return with_geometry(decoder.decode(bitstream, config), bitstream.parameter_set)

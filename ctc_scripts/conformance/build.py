@@ -15,10 +15,11 @@ from pathlib import Path
 from ...common.bitstream import parse
 from ...common.config import DecoderConfig, EncoderConfig
 from ...common.errors import IcmError
-from ...common.output import GEOMETRY_ARRAY, hash_unit, with_geometry
+from ...common.output import GEOMETRY_ARRAY, hash_unit
 from ...common.registry import ToolInstances
 from ...common.syntax import structures as S
 from . import coverage
+from .manifest import DECODE_KEYS
 from .rewrites import apply
 from .suite import DecodeEntry, Encoded, Written
 from .units import WRITABLE_BITSTREAM, read_units, relaxed, write_units
@@ -67,8 +68,7 @@ def write(entry: Written, source: bytes, tools: ToolInstances) -> bytes:
     if entry.reject is not None:
         return write_units(values, declaration)
     bitstream = parse(write_units(values, declaration))
-    output = tools.decoder(bitstream.parameter_set["ps_tool_id"]).decode(bitstream, DecoderConfig())
-    output = with_geometry(output, bitstream.parameter_set)
+    output = tools.decode(bitstream, DecoderConfig())
     hash_body = next(unit["body"] for unit in values["units"] if unit["unit_type"] == S.UNIT_HASH)
     hash_body.update(hash_unit(output, hash_body["dh_hash_type"]))
     return write_units(values, declaration)
@@ -132,7 +132,7 @@ def _record(entry, data: bytes | None, made: dict, tools: ToolInstances) -> dict
         origin = dict(made_by=source.record["made_by"], learned=source.record["learned"],
                       source=entry.source, settings={})
     else:
-        stream, decode = entry.stream, {"max_groups": None, "task_network": None}
+        stream, decode = entry.stream, dict.fromkeys(DECODE_KEYS)
         reject = getattr(entry, "reject", None)
         if isinstance(entry, Encoded):
             origin = dict(made_by="encoder", learned=entry.learned, source=entry.picture.describe(),

@@ -126,8 +126,9 @@ class CommandDecoder:
     def _template(self, decode: dict) -> tuple[str | None, str]:
         """The command template for the decoder settings ``decode``, and what it is called."""
         if decode.get("task_network") is not None:
-            template = self.adapted if decode.get("max_groups") is None else None
-            return template, "adapted-decode command (--adapted-decoder)"
+            if decode.get("max_groups") is not None:
+                return None, "command for --max-groups with --task-network"
+            return self.adapted, "adapted-decode command (--adapted-decoder)"
         if decode.get("max_groups") is not None:
             return self.partial, "partial-decode command (--partial-decoder)"
         return self.template, "decoder command"

@@ -51,6 +51,14 @@ def expected_text(entry: dict) -> str:
     return f"`{expect['md5']}`"
 
 
+DECODE_KEYS = ("max_groups", "task_network")  # an entry's decoder settings (its "decode"); None: not set
+
+
+def decode_settings(entry: dict) -> dict:
+    """The entry's decoder settings, every key of DECODE_KEYS (None: not set)."""
+    return {key: entry["decode"].get(key) for key in DECODE_KEYS}
+
+
 def decoder_options(decode: dict) -> str:
     """The ``icm-dec`` options of an entry's decoder settings (``decode``): '' for a full decode."""
     options = []

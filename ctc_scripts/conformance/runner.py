@@ -13,6 +13,7 @@ import fnmatch
 import hashlib
 from pathlib import Path
 
+from .manifest import decode_settings
 from .output_md5 import UnreadableOutput, output_md5, printed_md5
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"
@@ -29,11 +30,6 @@ def select(entries: list[dict], patterns: list[str] | None) -> list[dict]:
 def expected_text(entry: dict) -> str:
     expect = entry["expect"]
     return expect["md5"] if expect["outcome"] == "decode" else f"refused ({expect['exit_status']})"
-
-
-def decode_settings(entry: dict) -> dict:
-    """The entry's decoder settings, ``max_groups`` and ``task_network`` (None: not set)."""
-    return {key: entry["decode"].get(key) for key in ("max_groups", "task_network")}
 
 
 def run_entry(entry: dict, folder: Path, decoder, timeout: float, workdir: Path) -> dict:

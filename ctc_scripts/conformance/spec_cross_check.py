@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from . import manifest as M
+from .manifest import decode_settings
 
 
 def model_name(model_id: int) -> str:
@@ -83,8 +84,8 @@ def check(folder: Path = M.FOLDER, only: list[str] | None = None, report=print) 
             data = (folder / entry["stream"]).read_bytes()
             refused = None
             try:
-                decode = entry["decode"]
-                md5 = spec_md5(data, decode["max_groups"], models, Path(scratch), ffmpeg, decode.get("task_network"))
+                decode = decode_settings(entry)
+                md5 = spec_md5(data, decode["max_groups"], models, Path(scratch), ffmpeg, decode["task_network"])
             except sd.SpecError as exc:
                 md5, refused = f"refused: {type(exc).__name__}: {exc}", exc
             except Exception as exc:  # noqa: BLE001 - a crash of the spec decoder is a disagreement too

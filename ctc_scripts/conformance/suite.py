@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from ...common.config import EncoderConfig, InnerCodecConfig
 from ...common.syntax import structures as S
 from . import rewrites as R
+from .manifest import DECODE_KEYS
 from .pictures import COCO_139, KODIM23, Picture
 
 # Tools of the syntax's TOOLS table that have no stream yet (being built): their ps_tool_id values are the only
@@ -73,7 +74,7 @@ class DecodeEntry:
     @property
     def decode(self) -> dict:
         """The decoder settings, as the manifest's ``decode`` records them."""
-        return {"max_groups": getattr(self, "max_groups", None), "task_network": getattr(self, "task_network", None)}
+        return {key: getattr(self, key, None) for key in DECODE_KEYS}
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,12 @@ def handle(request: dict, tools) -> dict:
         if request.get("output"):
             write_output(request["output"], result.output)
         md5 = result.output.md5().hex()
-        checked = "matches the stream" if result.hash_hex else "not hash-checked (partial or adapted decode)"
+        if result.output.partial:
+            checked = "not hash-checked (partial decode)"
+        elif result.output.adapted_for is not None:
+            checked = f"adapted for {result.output.adapted_for}; the plain picture matches the stream"
+        else:
+            checked = "matches the stream"
         return {"status": 0, "message": f"decoded-output MD5 {md5}: {checked}"}
     except IcmError as exc:
         return {"status": exc.exit_code, "message": str(exc)}

@@ -15,6 +15,7 @@ import click
 
 from ...common.cli import IcmGroup, IcmOption, guarded, version_option
 from ...common.config import PRESETS
+from ...common.errors import ConfigError
 from ...common.fileio import write_bytes_atomically
 from .records import DEFAULT_OUTPUT_ROOT
 from .backends import BACKENDS
@@ -107,8 +108,16 @@ def report(folder, bootstrap, no_plot, codecs, output):
     """Rebuild the tables and the plot of a finished run from its records."""
     from .report import build_report
 
-    build_report(folder, bootstrap=bootstrap, make_plot=not no_plot, codecs=list(codecs) or None, output=output)
-    _print_report(Path(output if output is not None else folder))
+    if codecs and output is None:
+        raise ConfigError("--codec needs -o FOLDER (the report of some codecs goes beside the run's, not over it)")
+    report = build_report(folder, bootstrap=bootstrap, make_plot=not no_plot, codecs=list(codecs) or None,
+                          output=output)
+    _print_report(Path(output if output is not None else folder), plot=not no_plot)
+    if codecs and not report["anchors"]:
+        from .report import load_run
+
+        anchors = ", ".join(load_run(folder)[0].anchors) or "none"
+        click.echo(f"icm-ctc: note: none of the run's anchors ({anchors}) is selected: the report has no BD rows")
 
 
 @main.command()
@@ -141,9 +150,10 @@ def retask(source, task_network, output, codecs, quiet):
     _print_report(Path(output))
 
 
-def _print_report(folder: Path) -> None:
+def _print_report(folder: Path, plot: bool = True) -> None:
     click.echo((Path(folder) / "report.md").read_text(), nl=False)
-    files = ", ".join(str(Path(folder) / name) for name in ("points.csv", "summary.csv", "report.md", "rd.png"))
+    names = ("points.csv", "summary.csv", "report.md") + (("rd.png",) if plot else ())
+    files = ", ".join(str(Path(folder) / name) for name in names)
     click.echo(f"icm-ctc: wrote {files}")
 
 

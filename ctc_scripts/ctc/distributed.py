@@ -171,7 +171,12 @@ def _window(client) -> int:
 
 def _absolute(spec: dict) -> dict:
     """The item with absolute paths (not resolved through links): a worker's working folder is not the driver's."""
-    return dict(spec, **{k: os.path.abspath(spec[k]) for k in PATHS if spec.get(k)})
+    absolute = dict(spec, **{k: os.path.abspath(spec[k]) for k in PATHS if spec.get(k)})
+    source = spec.get("stream_source")
+    if source:  # the point whose stream a decode-only codec copies (items.reuse_stream)
+        absolute["stream_source"] = dict(source, record=os.path.abspath(source["record"]),
+                                         bitstream=os.path.abspath(source["bitstream"]))
+    return absolute
 
 
 def _submit(client, spec: dict, placement: Placement, key: str):

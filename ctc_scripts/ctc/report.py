@@ -390,12 +390,13 @@ def build_report(folder: str | Path, bootstrap: int | None = None, make_plot: bo
                  codecs: list[str] | None = None, output: str | Path | None = None) -> dict:
     """Evaluate the finished run in ``folder`` and write points.csv, summary.csv, report.md, report.json, rd.png
     there, or into ``output`` (e.g. for a report of some of its codecs, ``codecs``)."""
-    report = evaluate_run(folder, bootstrap=bootstrap, codecs=codecs)
-    folder = Path(output) if output is not None else Path(folder)
+    target = Path(output) if output is not None else Path(folder)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        target.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"cannot create the report folder {folder}: {exc.strerror}") from None
+        raise OutputError(f"cannot create the report folder {target}: {exc.strerror}") from None
+    report = evaluate_run(folder, bootstrap=bootstrap, codecs=codecs)
+    folder = target
     write_bytes_atomically(folder / "points.csv", points_csv(report).encode())
     write_bytes_atomically(folder / "summary.csv", summary_csv(report).encode())
     write_bytes_atomically(folder / "report.md", markdown(report).encode())

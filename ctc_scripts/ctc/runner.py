@@ -67,7 +67,9 @@ def plan(config: CtcConfig, dataset: Dataset) -> list[dict]:
     root = config.output_dir()
     items = []
     streams_of = stream_sources(config)
-    for codec, qp in config.points():
+    # the points that copy another point's streams go last, so that those streams are usually there by then
+    points = sorted(config.points(), key=lambda point: (point[0].name, point[1]) in streams_of)
+    for codec, qp in points:
         key = config.point_key(codec, qp)
         encoder = config.encoder_config(codec, qp) if codec.coded else None
         decoder = config.decoder_config(codec) if codec.coded else None
@@ -82,8 +84,8 @@ def plan(config: CtcConfig, dataset: Dataset) -> list[dict]:
                         bitstream=str(folder / f"{stem}.icm"))
             source = streams_of.get((codec.name, qp))
             if source is not None:
-                source_codec, source_folder = source
-                item["stream_source"] = dict(codec=source_codec.name, key=config.point_key(source_codec, qp),
+                source_codec, source_key, source_folder = source
+                item["stream_source"] = dict(codec=source_codec.name, key=source_key,
                                              record=str(source_folder / f"{stem}.json"),
                                              bitstream=str(source_folder / f"{stem}.icm"))
             items.append(item)
@@ -93,14 +95,15 @@ def plan(config: CtcConfig, dataset: Dataset) -> list[dict]:
 
 
 def stream_sources(config: CtcConfig) -> dict:
-    """(codec name, value) -> (codec, point folder) of another point whose streams are the same: a codec that
-    only decodes differently (``decode``: ``max_groups``, ``task_network``) than a codec without decoder
-    settings reuses that codec's bitstream files (and their encode times) instead of encoding again."""
+    """(codec name, value) -> (codec, point key, point folder) of another point whose streams are the same: a
+    codec that only decodes differently (``decode``: ``max_groups``, ``task_network``) than a codec without
+    decoder settings reuses that codec's bitstream files (and their encode times) instead of encoding again."""
     root = config.output_dir()
     plain = {}
     for codec, qp in config.points():
         if codec.coded and not codec.decode:
-            plain.setdefault(config.point_key(codec, qp, with_decode=False), (codec, point_dir(root, codec, qp)))
+            plain.setdefault(config.point_key(codec, qp, with_decode=False),
+                             (codec, config.point_key(codec, qp), point_dir(root, codec, qp)))
     return {(codec.name, qp): plain[key] for codec, qp in config.points()
             if codec.coded and codec.decode and (key := config.point_key(codec, qp, with_decode=False)) in plain}
 

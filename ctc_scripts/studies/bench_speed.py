@@ -16,6 +16,7 @@ decoders always do); VVenC and ffmpeg's VVC decoder use their own default thread
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,10 @@ class Point:
             key, sep, value = pair.partition("=")
             if not sep:
                 raise ValueError(f"'{pair}' in point '{text}' is not KEY=VALUE")
-            value = yaml.safe_load(value)
+            try:
+                value = yaml.safe_load(value)
+            except yaml.YAMLError:
+                raise ValueError(f"cannot read the value of '{pair}' in point '{text}'") from None
             if key == "preset":
                 encoder["inner_preset"] = decoder["inner_preset"] = value
             elif key == "max_groups":
@@ -75,15 +79,25 @@ def main(argv=None) -> int:
     parser.add_argument("--images", type=Path, default=None, help="folder of pictures (default coco-val-dev)")
     parser.add_argument("--limit", type=int, default=16, help="the first N pictures (0 = all)")
     args = parser.parse_args(argv)
-    folder = args.images if args.images is not None else coco_val_dev()[0]
-    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
-    pictures = [(p, read_image(p)) for p in paths[: args.limit or None]]
+    if args.limit < 0:
+        parser.error("--limit must be 0 (all) or more")
     try:
         points = [Point(text) for text in args.point]
     except (ValueError, IcmError) as exc:
         parser.error(str(exc))
-    print(f"{len(pictures)} pictures from {folder}, {len(points)} points, interleaved")
-    interleaved(points, pictures, ToolInstances())
+    try:
+        folder = args.images if args.images is not None else coco_val_dev()[0]
+        if not folder.is_dir():
+            parser.error(f"--images: no folder {folder}")
+        paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+        if not paths:
+            parser.error(f"no .jpg or .png pictures in {folder}")
+        pictures = [(p, read_image(p)) for p in paths[: args.limit or None]]
+        print(f"{len(pictures)} pictures from {folder}, {len(points)} points, interleaved")
+        interleaved(points, pictures, ToolInstances())
+    except IcmError as exc:
+        print(f"bench_speed: error: {exc}", file=sys.stderr)
+        return exc.exit_code
     first = points[0].tally
     print(f"{'point':<40} {'bpp':>8} {'encode s median / mean':>23} {'decode s median / mean':>23} "
           f"{'encode x':>9} {'decode x':>9}")

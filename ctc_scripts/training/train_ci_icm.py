@@ -8,9 +8,12 @@ coded with that quality's gains and weighted by that quality's lambda. The recip
     python -m icm.ctc_scripts.training.train_ci_icm train --run out/ci_icm/runs/pre --stage pre
     # stage 2: task-aware fine-tuning (the frozen XL detector distilled), started from stage 1
     python -m icm.ctc_scripts.training.train_ci_icm train --run out/ci_icm/runs/main --init out/ci_icm/runs/pre
-    # TSCA: one adapter per detector, codec frozen
+    # TSCA: one adapter per detector, codec frozen; the second starts from the first, so that its run holds
+    # the codec and both adapters (its export is the shipped file)
     python -m icm.ctc_scripts.training.train_ci_icm train --run out/ci_icm/runs/ad_xl --phase adapter \\
         --task-network yolo-fastest-1.1-xl --init out/ci_icm/runs/main
+    python -m icm.ctc_scripts.training.train_ci_icm train --run out/ci_icm/runs/ad_yf --phase adapter \\
+        --task-network yolo-fastest-1.1 --init out/ci_icm/runs/ad_xl
 
 Loss per sample (rates in bits per nominal 640x480 picture, about the CTC's bpp of a COCO photo; a training
 patch's bits are scaled by its area to those of the whole 320x320 picture):
@@ -40,7 +43,8 @@ patch's bits are scaled by its area to those of the whole 320x320 picture):
 
 Phases and ablations: ``--baseline`` (one group, one gain per quality, no order loss, no context: the
 hyperprior baseline); ``--no-order``, ``--no-group-gains``, ``--no-ctx``; ``--phase adapter --task-network
-NAME --init MAIN_RUN`` trains that detector's TSCA adapter with everything else frozen (its loss ``alpha * T
+NAME --init RUN`` trains that detector's TSCA adapter with everything else frozen (RUN: the main run, or the
+run of another adapter, whose adapters are kept) (its loss ``alpha * T
 + w_mse * MSE`` of the adapted picture against the original under that detector; the TSCA ablation is a
 decode without adapter). Validation, every ``--val-every`` steps: per quality on the held-out training
 pictures (whole, 320x320; never coco-val-dev): bpp, PSNR of the plain picture, ``T`` (XL detector) of the
