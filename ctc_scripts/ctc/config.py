@@ -11,7 +11,7 @@ import copy
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import yaml
@@ -120,6 +120,19 @@ class CtcConfig:
             if codec.name == name:
                 return codec
         raise ConfigError(f"no codec named '{name}' in the CTC (codecs: {', '.join(c.name for c in self.codecs)})")
+
+    def select(self, names: list[str] | None, keep_reference: bool = False) -> "CtcConfig":
+        """This configuration with only the codecs ``names`` (all of them for None; ConfigError for a name it
+        lacks), the anchors among them, and the task-fidelity reference if it is among them or
+        ``keep_reference``."""
+        if not names:
+            return self
+        for name in names:
+            self.codec(name)
+        keep = set(names) | ({self.reference} if keep_reference and self.reference else set())
+        return replace(self, codecs=[c for c in self.codecs if c.name in keep],
+                       anchors=[a for a in self.anchors if a in keep],
+                       reference=self.reference if self.reference in keep else None)
 
     def output_dir(self) -> Path:
         return Path(self.output) if self.output else Path(DEFAULT_OUTPUT_ROOT) / self.name

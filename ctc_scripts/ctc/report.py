@@ -18,7 +18,6 @@ import csv
 import io
 import json
 import math
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -87,23 +86,11 @@ def _pct(value) -> float:
     return 100.0 * value if value is not None and math.isfinite(value) else float("nan")
 
 
-def select_codecs(config: CtcConfig, names: list[str] | None) -> CtcConfig:
-    """``config`` with only the codecs ``names`` (and the task-fidelity reference, which every fidelity needs),
-    and those of its anchors that remain; all of them for None. ConfigError (exit 2) for a name the run lacks."""
-    if not names:
-        return config
-    for name in names:
-        config.codec(name)
-    keep = set(names) | ({config.reference} if config.reference else set())
-    return replace(config, codecs=[c for c in config.codecs if c.name in keep],
-                   anchors=[a for a in config.anchors if a in keep])
-
-
 def evaluate_run(folder: str | Path, bootstrap: int | None = None, codecs: list[str] | None = None) -> dict:
     """Everything the report shows, as a JSON-able mapping (of the codecs ``codecs`` only, if given)."""
     folder = Path(folder)
     config, dataset, keys = load_run(folder)
-    config = select_codecs(config, codecs)
+    config = config.select(codecs, keep_reference=True)  # fidelity needs the reference's detections
     points = collect_records(folder, config, dataset, keys)
     stats = config.statistics
     replicates = stats.bootstrap if bootstrap is None else bootstrap

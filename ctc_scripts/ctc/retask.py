@@ -41,16 +41,11 @@ def retask_config(source: str | Path, task_network: str, output: str | Path, cod
     ``codecs`` (all of A's when None; anchors that are not among them are dropped); and A's dataset and point
     keys."""
     config, dataset, keys = load_run(source)
-    chosen = list(codecs) if codecs else [codec.name for codec in config.codecs]
-    for name in chosen:
-        config.codec(name)  # ConfigError for a codec A does not have
+    chosen = config.select(codecs)  # ConfigError for a codec A does not have
     if task_network == config.task_network:
         raise ConfigError(f"{source} was evaluated with {task_network} already")
-    new = replace(config, task_network=task_network, output=str(output),
-                  codecs=[_adapted_to(codec, config.task_network, task_network)
-                          for codec in config.codecs if codec.name in chosen],
-                  anchors=[name for name in config.anchors if name in chosen],
-                  reference=config.reference if config.reference in chosen else None)
+    new = replace(chosen, task_network=task_network, output=str(output),
+                  codecs=[_adapted_to(codec, config.task_network, task_network) for codec in chosen.codecs])
     return new, dataset, keys
 
 
