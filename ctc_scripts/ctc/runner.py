@@ -101,9 +101,9 @@ def stream_sources(config: CtcConfig) -> dict:
     root = config.output_dir()
     plain = {}
     for codec, qp in config.points():
-        if codec.coded and not codec.decode:
-            plain.setdefault(config.point_key(codec, qp, with_decode=False),
-                             (codec, config.point_key(codec, qp), point_dir(root, codec, qp)))
+        if codec.coded and not codec.decode:  # without decoder settings, its key is that of its streams
+            key = config.point_key(codec, qp)
+            plain.setdefault(key, (codec, key, point_dir(root, codec, qp)))
     return {(codec.name, qp): plain[key] for codec, qp in config.points()
             if codec.coded and codec.decode and (key := config.point_key(codec, qp, with_decode=False)) in plain}
 
