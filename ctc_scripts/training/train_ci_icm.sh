@@ -30,8 +30,10 @@ PRE="--stage pre --lr 1e-3 --warmup-steps 100 --rate-warmup 200 --val-every 500 
 # than stage 1's peak (5e-4 raised the held-out task distortion in the first 500 steps)
 TASK="--stage task --patch 320 --batch 4 --lr 1e-4 --warmup-steps 100 --val-every 500 $LOG $DEV"
 # TSCA adapters: codec frozen; the second starts from the first run (whose XL adapter it keeps, frozen), so
-# its run holds the codec and both adapters: the shipped ci-icm.npz is its export
-ADAPT="--phase adapter --lr 1e-3 --warmup-steps 20 --steps 1000 --val-every 500 $LOG $DEV"
+# its run holds the codec and both adapters: the shipped ci-icm.npz is its export. Whole 320x320 views, as
+# stage 2 (on 192x192 patches the XL adapter lowered T on patches but raised it on whole held-out pictures at
+# qualities 3 to 6 after 500 steps)
+ADAPT="--phase adapter --patch 320 --batch 4 --lr 1e-3 --warmup-steps 20 --steps 1000 --val-every 500 $LOG $DEV"
 
 run() {  # run NAME ARGS...: train into $R/NAME unless it is finished
     local name=$1; shift
