@@ -266,7 +266,8 @@ class CiIcmRun(TrainingRun):
     def adapter_loss(self, rng: np.random.Generator):
         """TSCA phase: the codec (frozen, rounding as at decode) gives the feature map and plain picture; the
         adapter of ``--task-network`` is trained on the codec's distortion term under that detector,
-        ``w_q * lambda_q * (alpha * T + w_mse * MSE)`` per sample (normalised to a mean weight of 1): with
+        ``w_q * lambda_q * (alpha * T + w_mse * MSE)`` per sample (normalised to a mean weight of 1), the
+        recipe with a smaller ``w_mse`` than the codec's (the adapted picture is for the detector alone). With
         equal weights the low qualities' large ``T`` dominated, and the adapter made the high qualities'
         pictures worse on held-out pictures (``T`` 13.7 against 10.8 plain at quality 5)."""
         args = self.args
