@@ -18,11 +18,12 @@ def test_shipped_coco_val_dev_config(shared):
     assert [c.name for c in config.codecs] == ["uncompressed", "vvc-image", "vvc-image-task", "vvc-feature", "mfc",
                                               "mfc-fast", "mfc-short", "mfc-noxs", "mfc-nogroup", "npp-vvc",
                                               "npp-vvc-task", "npp-vvc-noproxy", "npp-vvc-fixed",
-                                              "npp-vvc-notask"]
+                                              "npp-vvc-notask", "ci-icm", "ci-icm-plain", "ci-icm-k1",
+                                              "ci-icm-k2", "ci-icm-k3", "ci-icm-k4", "ci-icm-fast", "ci-icm-short"]
     assert config.codec("vvc-image").qps == [22, 27, 32, 37, 42, 47]
     assert config.codec("vvc-image-task").qps == [22, 27, 32, 37, 42, 47]
     assert config.codec("vvc-image-task").resample == "task"
-    assert config.anchors == ["vvc-feature", "vvc-image", "vvc-image-task", "mfc-short", "npp-vvc"]
+    assert config.anchors == ["vvc-feature", "vvc-image", "vvc-image-task", "mfc-short", "npp-vvc", "ci-icm-short"]
     assert config.reference == "uncompressed"
     encoder = config.encoder_config(config.codec("vvc-image-task"), 37)
     assert (encoder.tool, encoder.qp, encoder.resample, encoder.inner.preset) == ("vvc-image", 37, "task", "medium")
@@ -37,7 +38,16 @@ def test_shipped_coco_val_dev_config(shared):
     assert config.encoder_config(config.codec("npp-vvc-fixed"), 37).model == "fixed"
     assert config.encoder_config(config.codec("npp-vvc-notask"), 37).model == "notask"
     assert mfc.qualities == list(range(1, 8))
-    assert len(config.points()) == 1 + 6 + 6 + 6 + 2 * len(mfc.qualities) + 4 + 4 + 4 + 6 * 5
+    ci_icm, ci_icm_k2 = config.codec("ci-icm"), config.codec("ci-icm-k2")
+    assert ci_icm.decode == {"task_network": "yolo-fastest-1.1-xl"} and ci_icm_k2.decode == {"max_groups": 2}
+    assert config.decoder_config(ci_icm_k2).max_groups == 2
+    # the decode-only codecs have ci-icm-plain's streams
+    plain = config.point_key(config.codec("ci-icm-plain"), 4)
+    assert config.point_key(ci_icm, 4, with_decode=False) == config.point_key(ci_icm_k2, 4, with_decode=False) == plain
+    assert config.point_key(ci_icm, 4) != plain
+    assert config.encoder_config(config.codec("ci-icm-fast"), 3).refine_steps == 0
+    assert config.encoder_config(config.codec("ci-icm-short"), 3).model == "short"
+    assert len(config.points()) == 1 + 6 + 6 + 6 + 2 * len(mfc.qualities) + 4 + 4 + 4 + 6 * 5 + 6 * 2 + 3 * 4 + 6 * 2
     dataset = load_dataset(config.dataset)
     assert len(dataset) == 64 and dataset.annotations.name == "instances_det.json"
     assert config.output_dir() == Path("results") / "coco-val-dev"

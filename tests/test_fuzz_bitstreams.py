@@ -33,7 +33,9 @@ STREAMS = {"vvc-image": "vvc_image_qp32_128x96.icm", "npp-vvc": "npp_vvc_task_qp
            "vvc-feature": "vvc_feature_yf11_160_qp42.icm",
            # mfc_q5: s32 coded, s16 predicted plus a coded residual; mfc_q6: s16 coded with the linear path, s32
            # predicted by the task network's layers (every decoder path between them)
-           "mfc": "mfc_q5.icm", "mfc-s16hi": "mfc_q6.icm"}
+           "mfc": "mfc_q5.icm", "mfc-s16hi": "mfc_q6.icm",
+           # ci-icm: a 320x320 exact synthesis per decoded mutation (about 0.75 s on one thread)
+           "ci-icm": "ci_icm_q3.icm"}
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,7 @@ from .pictures import COCO_139, KODIM23, Picture
 
 # Tools of the syntax's TOOLS table that have no stream yet (being built): their ps_tool_id values are the only
 # values the coverage test lets the suite miss. Remove a tool when its first stream is added.
-PENDING_TOOLS = ("ci-icm",)
+PENDING_TOOLS = ()
 
 FASTER = InnerCodecConfig(preset="faster")
 
@@ -116,7 +116,23 @@ def _mfc_layout(parameter_set: dict) -> tuple[dict, list[dict]]:
     return model_layout(model.runtime)
 
 
+def _ci_icm(quality: int, model: str | None = None) -> EncoderConfig:
+    return EncoderConfig(tool="ci-icm", quality=quality, model=model, output_hash="md5")
+
+
+def _ci_icm_layout(parameter_set: dict) -> tuple[None, list[dict]]:
+    """The channel-group header that the stream's ci-icm model and quality imply (to write it out)."""
+    from ...common.models.ci_icm import model_layout
+    from ...common.models.zoo import ModelCache
+    from ...common.registry import default_registry
+
+    models = default_registry().get("ci-icm").models
+    model = ModelCache().load_for_decoder(models, parameter_set["ps_model_id"], parameter_set["ps_model_hash"])
+    return None, model_layout(model.runtime, model.quality)
+
+
 EXPLICIT = R.explicit_layout(_mfc_layout)
+EXPLICIT_CI_ICM = R.explicit_layout(_ci_icm_layout)
 
 
 ENTRIES = (
@@ -181,6 +197,27 @@ ENTRIES = (
     Partial("mfc_q6_groups2", "mfc_q6", 2, "partial decode of the first 2 of s16's 4 groups; s32 predicted from "
                                            "the partial s16"),
     Partial("mfc_noxs_q2_groups1", "mfc_noxs_q2", 1, "partial decode of the first group of both coded tensors"),
+    # --- ci-icm: the picture at the model's 320x320, channel groups, the adapters (TSCA) ------------------------
+    Encoded("ci_icm_q3", Picture(KODIM23, (128, 96)), _ci_icm(3),
+            "model ci-icm quality 3 (ps_model_id 3): the 128x96 picture coded at 320x320 (ps_resampling_flag 1), "
+            "the latent in 5 importance-ordered groups (8, 8, 16, 32, 64 channels) with the quality's gains, the "
+            "model's layout (ps_model_layout_flag 1)", learned=True),
+    Encoded("ci_icm_q6_640x480", Picture(COCO_139), _ci_icm(6),
+            "the highest quality (ps_model_id 6) of a 640x480 photo: coded at 320x320, restored by upscaling "
+            "with two ratios", learned=True),
+    Encoded("ci_icm_short_q1", Picture(KODIM23, (96, 72)), _ci_icm(1, "short"),
+            "model short quality 1 (ps_model_id 11): another model of the same structure", learned=True),
+    Partial("ci_icm_q3_groups0", "ci_icm_q3", 0, "partial decode of no group: the latent is the hyperprior's "
+                                                   "predicted means"),
+    Partial("ci_icm_q3_groups2", "ci_icm_q3", 2, "partial decode of the first 2 of 5 groups (16 channels), the "
+                                                   "others predicted from them"),
+    Adapted("ci_icm_q3_yolo_fastest_1_1_xl", "ci_icm_q3", "yolo-fastest-1.1-xl",
+            "the picture of yolo-fastest-1.1-xl's decoder-side adapter (TSCA), after the plain picture's hash check"),
+    Adapted("ci_icm_q6_yolo_fastest_1_1", "ci_icm_q6_640x480", "yolo-fastest-1.1",
+            "the picture of yolo-fastest-1.1's adapter, restored to 640x480"),
+    Written("ci_icm_q3_explicit", "ci_icm_q3", EXPLICIT_CI_ICM,
+            "the channel-group header of ci_icm_q3's model and quality written out (ps_model_layout_flag 0); same "
+            "output"),
     # --- written through the declaration: what decoders skip, extremes, other filters ---------------------------
     Written("vvc_image_reserved_units", "vvc_image_qp32_128x96",
             R.insert_reserved(("after_ps", 5, 3), ("before_payloads", 15, 0), ("before_hash", 9, 100)),
@@ -309,6 +346,12 @@ ENTRIES = (
     Written("reject_mfc_model_hash", "mfc_q3", R.flip_model_hash(),
             "mfc_q3 with one bit of ps_model_hash inverted: a model the decoder does not have (D.2.5, exit "
             "status 7)", reject=7),
+    Written("reject_ci_icm_model_hash", "ci_icm_q3", R.flip_model_hash(),
+            "ci_icm_q3 with one bit of ps_model_hash inverted: a model the decoder does not have (exit status 7)",
+            reject=7),
+    Written("reject_ci_icm_gains", "ci_icm_q3_explicit", R.set_parameters(ps_model_id=4),
+            "ci_icm_q3_explicit naming quality 4 (ps_model_id 4) with quality 3's group gains: the channel-group "
+            "header contradicts the model (D.11.1)", reject=4),
     Written("reject_mfc_model_id_9", "mfc_q3", R.set_parameters(ps_model_id=9),
             "ps_model_id 9, which names no mfc model (D.5.1): a model the decoder does not have (exit status 7)",
             reject=7),
