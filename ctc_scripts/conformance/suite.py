@@ -105,15 +105,20 @@ def _mfc(quality: int, model: str | None = None, output_hash: str = "md5") -> En
     return EncoderConfig(tool="mfc", quality=quality, model=model, output_hash=output_hash)
 
 
-def _mfc_layout(parameter_set: dict) -> tuple[dict, list[dict]]:
-    """The feature and channel-group headers that the stream's mfc model implies (to write them out)."""
-    from ...common.models.mfc import model_layout
+def _stream_model(tool: str, parameter_set: dict):
+    """The model a stream of ``tool`` names (its id and hash), loaded as a decoder loads it."""
     from ...common.models.zoo import ModelCache
     from ...common.registry import default_registry
 
-    models = default_registry().get("mfc").models
-    model = ModelCache().load_for_decoder(models, parameter_set["ps_model_id"], parameter_set["ps_model_hash"])
-    return model_layout(model.runtime)
+    models = default_registry().get(tool).models
+    return ModelCache().load_for_decoder(models, parameter_set["ps_model_id"], parameter_set["ps_model_hash"])
+
+
+def _mfc_layout(parameter_set: dict) -> tuple[dict, list[dict]]:
+    """The feature and channel-group headers that the stream's mfc model implies (to write them out)."""
+    from ...common.models.mfc import model_layout
+
+    return model_layout(_stream_model("mfc", parameter_set).runtime)
 
 
 def _ci_icm(quality: int, model: str | None = None) -> EncoderConfig:
@@ -123,11 +128,8 @@ def _ci_icm(quality: int, model: str | None = None) -> EncoderConfig:
 def _ci_icm_layout(parameter_set: dict) -> tuple[None, list[dict]]:
     """The channel-group header that the stream's ci-icm model and quality imply (to write it out)."""
     from ...common.models.ci_icm import model_layout
-    from ...common.models.zoo import ModelCache
-    from ...common.registry import default_registry
 
-    models = default_registry().get("ci-icm").models
-    model = ModelCache().load_for_decoder(models, parameter_set["ps_model_id"], parameter_set["ps_model_hash"])
+    model = _stream_model("ci-icm", parameter_set)
     return None, model_layout(model.runtime, model.quality)
 
 
