@@ -24,6 +24,7 @@ from ..common.syntax import structures as S
 from ..common.tasknet.registry import load_task_network
 from ..common.tools import ToolEncoder, ToolEncoding
 from .ci_icm_refine import CI_ICM_REFINEMENT, REVISION as REFINE_REVISION, CiIcmRefiner
+from .task_view import TaskView
 from .latent_search import RefineSettings
 
 TASK_NETWORK_IDS = {name: idx for idx, name in S.TASK_NETWORKS.items()}
@@ -41,7 +42,7 @@ class CiIcmEncoder(ToolEncoder):
                  refinement: RefineSettings = CI_ICM_REFINEMENT):
         super().__init__(entry, models)
         self.refinement = refinement
-        self._refiner: tuple[tuple, CiIcmRefiner] | None = None
+        self._refiner: tuple[tuple, tuple] | None = None
 
     def resolved_settings(self, config: EncoderConfig) -> dict:
         settings = super().resolved_settings(config)
@@ -49,13 +50,14 @@ class CiIcmEncoder(ToolEncoder):
             settings["refine_revision"] = REFINE_REVISION
         return settings
 
-    def refiner(self, model: LoadedModel, task_network: str, device: str) -> CiIcmRefiner:
-        """The refiner of ``model`` for ``task_network``, kept for the next picture."""
+    def refiner(self, model: LoadedModel, task_network: str, device: str):
+        """The refiner of ``model`` for ``task_network`` and that network (its input resize gives the search's
+        reference), kept for the next picture."""
         key = (model.path, model.hash, task_network, str(device))
         if self._refiner is None or self._refiner[0] != key:
             size = model.runtime.config.input_size
-            net = load_task_network(task_network, input_size=size, device=device).net
-            self._refiner = (key, CiIcmRefiner(model.runtime, net, self.refinement))
+            network = load_task_network(task_network, input_size=size, device=device)
+            self._refiner = (key, (CiIcmRefiner(model.runtime, network.net, self.refinement), network))
         return self._refiner[1]
 
     def encode(self, rgb: np.ndarray, config: EncoderConfig) -> ToolEncoding:
@@ -80,8 +82,12 @@ class CiIcmEncoder(ToolEncoder):
         info = {}
         steps = settings["refine_steps"]
         if steps:  # the search for the network the stream is configured for (its parameter set names it)
-            refiner = self.refiner(model, config.task_network, config.device)
-            y, cost = refiner.refine(y, hyper, quality - 1, x.to(runtime.device), steps)
+            refiner, network = self.refiner(model, config.task_network, config.device)
+            # the task distortion as the network will see the output: resized to the original size by the
+            # decoder (bicubic, the stream's filter), then to the network's input size by the network
+            view = TaskView((size, size), (width, height), network.input_size, "bicubic", runtime.device)
+            reference = network.preprocess(rgb).to(runtime.device)
+            y, cost = refiner.refine(y, hyper, quality - 1, x.to(runtime.device), steps, view, reference)
             info["refine_costs"] = [cost]
         streams = runtime.code_latent(y, hyper, quality - 1)
         ps = new_parameter_set(self.tool_id, width, height, ps_model_id=model.model_id,
