@@ -85,7 +85,7 @@ class CiIcmEncoder(ToolEncoder):
             refiner, network = self.refiner(model, config.task_network, config.device)
             # the task distortion as the network will see the output: resized to the original size by the
             # decoder (bicubic, the stream's filter), then to the network's input size by the network
-            view = TaskView((size, size), (width, height), network.input_size, "bicubic", runtime.device)
+            view = TaskView((size, size), (width, height), network.resize_input, "bicubic", runtime.device)
             reference = network.preprocess(rgb).to(runtime.device)
             y, cost = refiner.refine(y, hyper, quality - 1, x.to(runtime.device), steps, view, reference)
             info["refine_costs"] = [cost]

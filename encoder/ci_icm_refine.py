@@ -11,8 +11,8 @@ coded from the analysis output and kept), ``x^`` the plain decoded picture at th
 stream's hash covers), ``T`` the distillation distance of training between the task network's raw outputs on
 ``x^`` and on ``x`` (``common/models/distill.py``) as the network will see them: ``x^`` through the decoder's
 resize to the original size and the network's input resize (``task_view.py``), ``x`` the original picture
-through the network's input resize (revision 2; revision 1 compared both at the coded size), and lambda_q, w_mse, alpha the model's training values (its
-weights file's ``info``). The decoder-side networks run as float copies of their exact forms, rounding passes
+through the network's input resize (revision 2; revision 1 compared both at the coded size), and lambda_q,
+w_mse, alpha the model's training values (its weights file's ``info``). The decoder-side networks run as float copies of their exact forms, rounding passes
 the gradient straight through, and the iterate with the lowest ``J`` is kept (``latent_search.py``); the
 steps are taken on ``J / lambda_q``, which has the same minimiser and gradients of about one size at every
 quality, so that one step size serves them all. The

@@ -2,32 +2,33 @@
 
 A tool that codes a picture at a coded size other than the original's hands the task network a picture that has
 gone through two resizes the coded picture never sees: the decoder's resize back to the original size (the
-suite's bicubic, ``common/resample.py``) and the task network's own input resize (darknet's plain bilinear,
+suite's bicubic, ``common/resample.py``) and the task network's own input resize (its ``resize_input``,
 ``common/tasknet``). Fine detail that a search adds for the network at the coded size is partly filtered out on
 that way. :class:`TaskView` is that path for float pictures: the decoder's resize as the linear maps of its
 filter taps (Pillow's bicubic, the same taps, without the 8-bit rounding between and after the passes), then
-the network's resize (``F.interpolate``, bilinear, half-pixel centres, no antialiasing), so that a search can
+the network's resize, so that a search can
 lower the task distortion the network will actually have. An identity where the sizes agree.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
-import torch.nn.functional as F
 
 from ..common.resample import PRECISION_BITS, filter_taps
 
 
 class TaskView:
-    """``x_hat`` (``N x 3 x coded_h x coded_w``) -> the task network's input (``N x 3 x input_h x input_w``)
-    after the decoder's resize to ``original = (width, height)`` with ``filter`` and the network's resize to
-    ``network_input = (width, height)``."""
+    """``x_hat`` (``N x 3 x coded_h x coded_w``) -> the task network's input, after the decoder's resize to
+    ``original = (width, height)`` with ``filter`` and the network's ``resize_input``."""
 
-    def __init__(self, coded: tuple[int, int], original: tuple[int, int], network_input: tuple[int, int],
-                 filter: str = "bicubic", device: str | torch.device = "cpu"):
-        (coded_w, coded_h), (self.width, self.height) = coded, original
-        self.network_input = network_input
-        self.across = self._taps(coded_w, self.width, filter, device)   # coded_w x width, or None
-        self.down = self._taps(coded_h, self.height, filter, device)    # coded_h x height, or None
+    def __init__(self, coded: tuple[int, int], original: tuple[int, int],
+                 resize_input: Callable[[torch.Tensor], torch.Tensor], filter: str = "bicubic",
+                 device: str | torch.device = "cpu"):
+        (coded_w, coded_h), (width, height) = coded, original
+        self.resize_input = resize_input
+        self.across = self._taps(coded_w, width, filter, device)   # coded_w x width, or None
+        self.down = self._taps(coded_h, height, filter, device)    # coded_h x height, or None
 
     @staticmethod
     def _taps(in_size: int, out_size: int, filter: str, device) -> torch.Tensor | None:
@@ -42,7 +43,4 @@ class TaskView:
             picture = picture @ self.across
         if self.down is not None:
             picture = (picture.transpose(-1, -2) @ self.down).transpose(-1, -2)
-        width, height = self.network_input
-        if picture.shape[-2:] == (height, width):
-            return picture
-        return F.interpolate(picture, size=(height, width), mode="bilinear", align_corners=False, antialias=False)
+        return self.resize_input(picture)

@@ -96,6 +96,11 @@ class TaskNetwork(ABC):
         """``H x W x 3`` uint8 RGB image -> network input ``1 x 3 x h x w`` on ``device``."""
 
     @abstractmethod
+    def resize_input(self, x: torch.Tensor) -> torch.Tensor:
+        """The resize of :meth:`preprocess` on float pictures ``N x 3 x H x W`` in [0, 1] (differentiable, on
+        ``x``'s device): what an encoder-side search puts its decoded picture through."""
+
+    @abstractmethod
     def part1(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Network input -> the split tensors (see :meth:`feature_specs`)."""
 

@@ -51,6 +51,11 @@ def resize_rgb(rgb: np.ndarray, size: tuple[int, int], device: torch.device) -> 
     used by darknet (no letterbox, aspect ratio not kept).
     """
     x = torch.from_numpy(np.array(rgb, dtype=np.uint8, copy=True)).to(device).permute(2, 0, 1)[None].float() / 255.0
+    return resize_tensor(x, size)
+
+
+def resize_tensor(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """The resize of :func:`resize_rgb` on float pictures ``N x 3 x H x W`` (differentiable)."""
     width, height = size
     if x.shape[-2:] == (height, width):
         return x
@@ -119,6 +124,9 @@ class YoloFastest(TaskNetwork):
     def preprocess(self, rgb: np.ndarray) -> torch.Tensor:
         check_rgb_image(rgb)
         return resize_rgb(rgb, self.input_size, self.device)
+
+    def resize_input(self, x: torch.Tensor) -> torch.Tensor:
+        return resize_tensor(x, self.input_size)
 
     def part1(self, x: torch.Tensor) -> list[torch.Tensor]:
         width, height = self.input_size

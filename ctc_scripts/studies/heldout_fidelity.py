@@ -25,20 +25,20 @@ from ...common.image_io import read_image
 from ...common.models.distill import task_distortion
 from ...common.registry import ToolInstances
 from ...common.tasknet import load_task_network
+from ..ctc.config import StatisticsConfig
 from ..ctc.fidelity import reference_ground_truth
 from ..ctc.metrics import CocoScores, load_ground_truth
 from ..training.pictures import select_split, training_picture_files
 from .bench_speed import Point
 from .coding_loop import code_images
 
-FIDELITY_THRESHOLD = 0.5  # the CTC configuration's statistics.fidelity_threshold
 
 
-def measure(point: Point, pictures: list, network, reference: dict, ground_truth) -> dict:
+def measure(point: Point, pictures: list, network, reference: dict, ground_truth, tools: ToolInstances) -> dict:
     """bpp, fidelity (mAP and mAP50, percent) and mean T of one point over the pictures."""
     results, distortion = [], 0.0
-    for image_id, coded in enumerate(code_images(pictures, point.encoder, point.decoder, point.tally,
-                                                 ToolInstances()), start=1):
+    for image_id, coded in enumerate(code_images(pictures, point.encoder, point.decoder, point.tally, tools),
+                                     start=1):
         picture = coded.decoded.output.picture
         with torch.no_grad():
             results += network.detect(picture).to_coco_results(image_id)
@@ -70,11 +70,12 @@ def main(argv=None) -> int:
                 reference[image_id] = {"width": rgb.shape[1], "height": rgb.shape[0],
                                        "detections": network.detect(rgb).to_coco_results(image_id),
                                        "raw": network.net(network.preprocess(rgb))}
-        ground_truth = load_ground_truth(reference_ground_truth(reference, FIDELITY_THRESHOLD))
+        ground_truth = load_ground_truth(reference_ground_truth(reference, StatisticsConfig().fidelity_threshold))
         print(f"{len(pictures)} held-out training pictures, task network {args.task_network}", flush=True)
         print(f"{'point':<44} {'bpp':>8} {'fidelity':>9} {'fid@.5':>7} {'T':>8}", flush=True)
+        tools = ToolInstances()
         for point in points:
-            row = measure(point, pictures, network, reference, ground_truth)
+            row = measure(point, pictures, network, reference, ground_truth, tools)
             print(f"{row['point']:<44} {row['bpp']:8.4f} {row['fidelity']:9.2f} {row['fidelity50']:7.2f} "
                   f"{row['T']:8.2f}   {json.dumps(row)}", flush=True)
     except IcmError as exc:
