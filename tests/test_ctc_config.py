@@ -19,11 +19,13 @@ def test_shipped_coco_val_dev_config(shared):
                                               "mfc-fast", "mfc-short", "mfc-noxs", "mfc-nogroup", "npp-vvc",
                                               "npp-vvc-task", "npp-vvc-noproxy", "npp-vvc-fixed",
                                               "npp-vvc-notask", "ci-icm", "ci-icm-plain", "ci-icm-k1",
-                                              "ci-icm-k2", "ci-icm-k3", "ci-icm-k4", "ci-icm-fast", "ci-icm-short"]
+                                              "ci-icm-k2", "ci-icm-k3", "ci-icm-k4", "ci-icm-fast", "ci-icm-short",
+                                              "ci-icm-baseline"]
     assert config.codec("vvc-image").qps == [22, 27, 32, 37, 42, 47]
     assert config.codec("vvc-image-task").qps == [22, 27, 32, 37, 42, 47]
     assert config.codec("vvc-image-task").resample == "task"
-    assert config.anchors == ["vvc-feature", "vvc-image", "vvc-image-task", "mfc-short", "npp-vvc", "ci-icm-short"]
+    assert config.anchors == ["vvc-feature", "vvc-image", "vvc-image-task", "mfc-short", "npp-vvc", "ci-icm-short",
+                              "ci-icm-baseline"]
     assert config.reference == "uncompressed"
     encoder = config.encoder_config(config.codec("vvc-image-task"), 37)
     assert (encoder.tool, encoder.qp, encoder.resample, encoder.inner.preset) == ("vvc-image", 37, "task", "medium")
@@ -47,7 +49,8 @@ def test_shipped_coco_val_dev_config(shared):
     assert config.point_key(ci_icm, 4) != plain
     assert config.encoder_config(config.codec("ci-icm-fast"), 3).refine_steps == 0
     assert config.encoder_config(config.codec("ci-icm-short"), 3).model == "short"
-    assert len(config.points()) == 1 + 6 + 6 + 6 + 2 * len(mfc.qualities) + 4 + 4 + 4 + 6 * 5 + 6 * 2 + 3 * 4 + 6 * 2
+    assert config.encoder_config(config.codec("ci-icm-baseline"), 3).model == "baseline"
+    assert len(config.points()) == 1 + 6 + 6 + 6 + 2 * len(mfc.qualities) + 4 + 4 + 4 + 6 * 5 + 6 * 2 + 3 * 4 + 6 * 3
     dataset = load_dataset(config.dataset)
     assert len(dataset) == 64 and dataset.annotations.name == "instances_det.json"
     assert config.output_dir() == Path("results") / "coco-val-dev"
